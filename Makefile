@@ -1,0 +1,45 @@
+# Outreach: `make run` starts the whole service, `make test` runs the whole suite.
+# Both do all set-up on a fresh machine (Python 3.11+ and make are all they need).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint typecheck format bench clean compose-check
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP) ## Start web, worker, embedded Redis and the SMTP capture server (Ctrl-C stops all)
+	$(BIN)/python -m outreach.devrun
+
+test: $(STAMP) ## Run the whole test suite (SQLite + embedded Redis unless OUTREACH_TEST_* are set)
+	@test -x /usr/bin/chromium || sh .ci/install-chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check outreach contacts workers tests bench
+	$(BIN)/ruff format --check outreach contacts workers tests bench
+	$(BIN)/mypy
+
+format: $(STAMP) ## Apply ruff's formatting and safe fixes
+	$(BIN)/ruff format outreach contacts workers tests bench
+	$(BIN)/ruff check --fix outreach contacts workers tests bench
+
+bench: $(STAMP) ## Run the benchmarks in bench/ (loopback only, stops by itself)
+	$(BIN)/python bench/run.py
+
+compose-check: ## Validate compose.yaml (needs docker-compose)
+	docker-compose -f compose.yaml config --quiet
+
+clean: ## Remove the virtualenv and caches (keeps instance/)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,85 @@
+"""Campaigns, deliveries (one row per letter to one official) and the append-only event log."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from contacts.base import Base, TimestampMixin, utcnow
+from contacts.models import Contact
+from outreach.campaigns.states import DeliveryState
+
+
+class CampaignStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SENDING = "sending"
+    FINISHED = "finished"
+
+
+class Campaign(TimestampMixin, Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.DRAFT.value, index=True)
+    subject_template: Mapped[str] = mapped_column(Text)
+    body_template: Mapped[str] = mapped_column(Text)
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    mail_from: Mapped[str | None] = mapped_column(String(320))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    launched_at: Mapped[datetime | None]
+
+    deliveries: Mapped[list[Delivery]] = relationship(back_populates="campaign", lazy="raise_on_sql")
+
+
+class Delivery(Base):
+    """One letter of one campaign to one official. It exists before anything is enqueued."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "contact_id", name="uq_deliveries_campaign_contact"),
+        Index("ix_deliveries_campaign_state", "campaign_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="RESTRICT"))
+    # The address as it was when the delivery was made: later directory edits do not rewrite history.
+    email: Mapped[str] = mapped_column(String(320))
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING.value)
+    message_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_expires_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    last_smtp_code: Mapped[int | None]
+    last_smtp_text: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="deliveries")
+    contact: Mapped[Contact] = relationship()
+    events: Mapped[list[DeliveryEvent]] = relationship(
+        back_populates="delivery", order_by="DeliveryEvent.id", lazy="raise_on_sql"
+    )
+
+
+class DeliveryEvent(Base):
+    """One state change of a delivery: who, when, from, to, and the SMTP reply if any."""
+
+    __tablename__ = "delivery_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(100))
+    smtp_code: Mapped[int | None]
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    delivery: Mapped[Delivery] = relationship(back_populates="events")

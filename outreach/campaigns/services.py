@@ -1,0 +1,177 @@
+"""Creating, checking and launching campaigns.
+
+Launch materialises one Delivery row per (campaign, recipient) in bulk, appends their first events,
+and defers one sending job per batch of delivery ids; the jobs are enqueued after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, literal, select
+from sqlalchemy.orm import Session
+
+from contacts.audience import Audience, AudienceError
+from contacts.base import utcnow
+from contacts.models import Contact
+from outreach.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryEvent
+from outreach.campaigns.states import DeliveryState
+from outreach.jobs import SEND_BATCH, defer
+from outreach.letters.render import CompiledLetter, LetterError, recipient_context
+
+
+class CampaignError(ValueError):
+    """A campaign action that cannot be done, with a message for staff."""
+
+
+def _check_letter(subject: str, body: str) -> CompiledLetter:
+    try:
+        return CompiledLetter(subject, body)
+    except LetterError as exc:
+        raise CampaignError(str(exc)) from exc
+
+
+def _check_audience(audience: dict[str, Any] | Audience) -> Audience:
+    if isinstance(audience, Audience):
+        return audience
+    try:
+        return Audience.from_dict(audience)
+    except AudienceError as exc:
+        raise CampaignError(f"audience: {exc}") from exc
+
+
+def create_campaign(
+    session: Session,
+    *,
+    name: str,
+    subject: str,
+    body: str,
+    audience: dict[str, Any] | Audience,
+    created_by_id: int | None = None,
+    mail_from: str | None = None,
+) -> Campaign:
+    name = name.strip()
+    if not name:
+        raise CampaignError("a campaign needs a name")
+    _check_letter(subject, body)
+    spec = _check_audience(audience)
+    campaign = Campaign(
+        name=name,
+        subject_template=subject,
+        body_template=body,
+        audience=spec.to_dict(),
+        created_by_id=created_by_id,
+        mail_from=mail_from,
+    )
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def update_campaign(
+    session: Session, campaign: Campaign, *, name: str, subject: str, body: str, audience: dict[str, Any]
+) -> Campaign:
+    if campaign.status != CampaignStatus.DRAFT:
+        raise CampaignError("a launched campaign's letter and audience can no longer be changed")
+    if not name.strip():
+        raise CampaignError("a campaign needs a name")
+    _check_letter(subject, body)
+    spec = _check_audience(audience)
+    campaign.name = name.strip()
+    campaign.subject_template = subject
+    campaign.body_template = body
+    campaign.audience = spec.to_dict()
+    return campaign
+
+
+def preview(session: Session, campaign: Campaign, contact: Contact) -> tuple[str, str]:
+    """The subject and body this contact would receive."""
+    letter = _check_letter(campaign.subject_template, campaign.body_template)
+    try:
+        rendered = letter.render(recipient_context(contact, campaign.name))
+    except LetterError as exc:
+        raise CampaignError(str(exc)) from exc
+    return rendered.subject, rendered.body
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    deliveries: int
+    batches: int
+
+
+def launch(session: Session, campaign_id: int, *, actor: str, batch_size: int) -> LaunchResult:
+    """Create the deliveries of a draft campaign and defer their sending; the caller commits.
+
+    Every recipient's copy is rendered once here, so a launch that would produce a broken letter
+    for anyone is refused before a single delivery exists.
+    """
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise CampaignError(f"there is no campaign {campaign_id}")
+    if campaign.status != CampaignStatus.DRAFT:
+        raise CampaignError(f"campaign {campaign.name!r} has already been launched")
+    letter = _check_letter(campaign.subject_template, campaign.body_template)
+    audience = _check_audience(campaign.audience)
+    recipients = audience.contacts(session)
+    if not recipients:
+        raise CampaignError(
+            f"the audience ({audience.describe()}) has no one who can be written to; nothing was launched"
+        )
+    for contact in recipients:
+        try:
+            letter.render(recipient_context(contact, campaign.name))
+        except LetterError as exc:
+            raise CampaignError(f"the letter to {contact.display_name} cannot be rendered: {exc}") from exc
+
+    now = utcnow()
+    session.execute(
+        insert(Delivery),
+        [
+            {
+                "campaign_id": campaign.id,
+                "contact_id": c.id,
+                "email": c.email,
+                "state": DeliveryState.QUEUED.value,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for c in recipients
+        ],
+    )
+    session.execute(
+        insert(DeliveryEvent).from_select(
+            ["delivery_id", "at", "to_state", "actor", "detail"],
+            select(
+                Delivery.id,
+                literal(now),
+                literal(DeliveryState.QUEUED.value),
+                literal(actor),
+                literal("launched"),
+            ).where(Delivery.campaign_id == campaign.id),
+        )
+    )
+    ids = list(session.scalars(select(Delivery.id).where(Delivery.campaign_id == campaign.id).order_by(Delivery.id)))
+    batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
+    for batch in batches:
+        defer(session, SEND_BATCH, batch)
+    campaign.status = CampaignStatus.SENDING.value
+    campaign.launched_at = now
+    return LaunchResult(deliveries=len(ids), batches=len(batches))
+
+
+def state_counts(session: Session, campaign_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """{campaign id: {state: count}} for the given campaigns, in one query."""
+    counts: dict[int, dict[str, int]] = {cid: {} for cid in campaign_ids}
+    if not campaign_ids:
+        return counts
+    rows = session.execute(
+        select(Delivery.campaign_id, Delivery.state, func.count())
+        .where(Delivery.campaign_id.in_(campaign_ids))
+        .group_by(Delivery.campaign_id, Delivery.state)
+    )
+    for campaign_id, state, count in rows:
+        counts[campaign_id][state] = count
+    return counts

@@ -1,0 +1,1 @@
+"""Letter templates: sandboxed rendering, validation that names the faulty line, preview."""

@@ -1,0 +1,1 @@
+"""Outgoing mail: MIME building and the SMTP transport."""

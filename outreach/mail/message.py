@@ -1,0 +1,69 @@
+"""Building letters as RFC 5322 messages with the SMTP policy.
+
+No header value may carry CR or LF (header injection): every value passes `header_safe`, and the
+addresses are parsed strictly. The Message-ID is fixed before sending and stored on the delivery,
+so a reply or a bounce can be matched to it.
+"""
+
+from __future__ import annotations
+
+import email.errors
+import email.policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from contacts.base import utcnow
+
+
+class HeaderError(ValueError):
+    pass
+
+
+def header_safe(value: str, name: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise HeaderError(f"the {name} header must not contain line breaks")
+    return value
+
+
+def parse_address(value: str, name: str) -> Address:
+    """Parse "Name <user@example.org>" or a bare address strictly; raise HeaderError if unusable."""
+    header_safe(value, name)
+    try:
+        header = email.policy.strict.header_factory("to", value)
+    except (ValueError, IndexError, email.errors.HeaderParseError) as exc:
+        raise HeaderError(f"{name}: {value!r} is not an e-mail address") from exc
+    addresses = getattr(header, "addresses", ())
+    if header.defects or len(addresses) != 1:
+        raise HeaderError(f"{name}: {value!r} is not one e-mail address")
+    address: Address = addresses[0]
+    if not address.username or not address.domain or "." not in address.domain:
+        raise HeaderError(f"{name}: {value!r} is not an e-mail address")
+    return address
+
+
+def new_message_id(sender_domain: str) -> str:
+    return make_msgid(domain=sender_domain)
+
+
+def build_letter(
+    *,
+    from_addr: str,
+    to_addr: str,
+    to_name: str,
+    subject: str,
+    text: str,
+    message_id: str,
+) -> EmailMessage:
+    msg = EmailMessage(policy=email.policy.SMTP)
+    sender = parse_address(from_addr, "From")
+    recipient = parse_address(to_addr, "To")
+    msg["From"] = sender
+    msg["To"] = Address(
+        display_name=header_safe(to_name, "To"), username=recipient.username, domain=recipient.domain
+    )
+    msg["Subject"] = header_safe(subject, "Subject")
+    msg["Date"] = format_datetime(utcnow())
+    msg["Message-ID"] = header_safe(message_id, "Message-ID")
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    return msg

