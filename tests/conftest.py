@@ -108,8 +108,10 @@ def _empty_all_tables(app: Flask) -> None:
 # --- SMTP ----------------------------------------------------------------------------------------
 @pytest.fixture
 def smtp_server(tmp_path: Path) -> Iterator[CaptureServer]:
-    """A real SMTP server (the development capture server, aiosmtpd) on a free local port."""
-    server = CaptureServer(tmp_path / "captured-mail").start()
+    """A real SMTP server (the development capture server, aiosmtpd) on a free local port.
+
+    It writes into the test app's instance/devmail, so /dev/mailbox shows what it received."""
+    server = CaptureServer(tmp_path / "instance" / "devmail").start()
     try:
         yield server
     finally:
@@ -125,8 +127,8 @@ def app(migrated: str, redis_url: str, smtp_server: CaptureServer, tmp_path: Pat
             "database_url": migrated,
             "redis_url": redis_url,
             "smtp_url": smtp_server.url,
-            "mail_from": "Coalition for Rights <letters@outreach.test>",
-            "return_path": "bounces@outreach.test",
+            "mail_from": "Coalition for Rights <letters@example.org>",
+            "return_path": "bounces@example.org",
             "send_batch_size": 10,
         }
     )
@@ -168,7 +170,7 @@ def csrf_token_from(html: str) -> str:
 def make_user(app: Flask) -> Callable[..., tuple[str, str]]:
     from outreach.accounts.services import create_user
 
-    def _make(email: str = "staff@outreach.test", role: str = "admin", password: str = "correct horse battery") -> tuple[str, str]:
+    def _make(email: str = "staff@example.org", role: str = "admin", password: str = "correct horse battery") -> tuple[str, str]:
         with app.app_context(), get_db().transaction() as session:
             create_user(session, email, password, role)
         return email, password
@@ -181,7 +183,7 @@ def login(client: FlaskClient, make_user: Callable[..., tuple[str, str]]) -> Cal
     """Sign a user in through the real login form (with its CSRF token)."""
 
     def _login(role: str = "admin") -> FlaskClient:
-        email, password = make_user(email=f"{role}@outreach.test", role=role)
+        email, password = make_user(email=f"{role}@example.org", role=role)
         page = client.get("/login")
         token = csrf_token_from(page.get_data(as_text=True))
         resp = client.post("/login", data={"email": email, "password": password, "csrf_token": token})

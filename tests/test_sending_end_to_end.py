@@ -82,7 +82,7 @@ def test_launch_to_50_meps_sends_exactly_one_personalised_message_to_each(
         assert contact.family_name in body.splitlines()[0]
         assert "Dear ," not in body
         assert message.message["Message-ID"] == delivery.message_id
-        assert message.envelope_from == "bounces@outreach.test"
+        assert message.envelope_from == "bounces@example.org"
         assert str(message.message["To"]).endswith(f"<{contact.email}>")
         assert delivery.sent_at is not None and delivery.last_smtp_code == 250
 
@@ -112,7 +112,7 @@ def test_a_batch_delivered_twice_sends_nothing_twice(app: Flask, smtp_server: Ca
             services.launch(session, campaign_id, actor="test", batch_size=10)
             delivery_ids = list(session.scalars(select(Delivery.id).where(Delivery.campaign_id == campaign_id)))
         transport = SmtpTransport(SmtpConfig.from_url(smtp_server.url))
-        kwargs = {"actor": "test", "default_from": "a@outreach.test", "return_path": "b@outreach.test"}
+        kwargs = {"actor": "test", "default_from": "a@example.org", "return_path": "b@example.org"}
         first = send_batch(db, delivery_ids, transport, **kwargs)  # type: ignore[arg-type]
         second = send_batch(db, delivery_ids, transport, **kwargs)  # type: ignore[arg-type]
         transport.close()

@@ -23,7 +23,9 @@ class AccountError(ValueError):
 
 def normalise_email(address: str) -> str:
     try:
-        return validate_email(address, check_deliverability=False).normalized.lower()
+        # No DNS look-up: the service may run where DNS is not reachable.
+        info = validate_email(address, check_deliverability=False)
+        return info.normalized.lower()
     except EmailNotValidError as exc:
         raise AccountError(f"{address!r} is not a valid e-mail address: {exc}") from exc
 

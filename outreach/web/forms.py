@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -32,7 +33,9 @@ class CampaignForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     subject = StringField("Subject", validators=[DataRequired(), Length(max=1000)])
     body = TextAreaField("Letter", validators=[DataRequired(), Length(max=100_000)])
-    kinds = MultiCheckboxField("Kinds of official", choices=list(KIND_LABELS.items()))
+    kinds = MultiCheckboxField(
+        "Kinds of official", choices=[SelectChoice(value, label) for value, label in KIND_LABELS.items()]
+    )
     countries = StringField("Countries", description="ISO codes, comma-separated, e.g. FR, DE")
     groups = StringField("Political groups", description="e.g. EPP, S&D, Renew")
     bodies = StringField("Committees and delegations", description="e.g. AFET, DROI, D-CN")
