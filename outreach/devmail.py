@@ -117,6 +117,7 @@ class CaptureHandler:
         with self._lock:
             self._box.add(header + content)
             self.accepted += 1
+        log.info("captured a message for %s", ", ".join(envelope.rcpt_tos))
         return "250 Message accepted for delivery"
 
 
@@ -201,6 +202,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--maildir", type=Path, default=Path("instance/devmail"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s devmail %(message)s")
+    # aiosmtpd logs every connection at INFO (make run's port probe included): keep the warnings.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     server = CaptureServer(args.maildir, args.host, args.port).start()
     log.info("capturing mail on %s into %s", server.url, args.maildir)
     try:

@@ -129,10 +129,13 @@ class Settings:
             raise ValueError(f"OUTREACH_ENV must be development or production, not {self.env!r}")
         if self.send_batch_size < 1:
             raise ValueError("OUTREACH_SEND_BATCH_SIZE must be at least 1")
+        from outreach.mail.message import HeaderError, parse_address
+
         for name in ("mail_from", "return_path"):
-            value = getattr(self, name)
-            if "\r" in value or "\n" in value:
-                raise ValueError(f"OUTREACH_{name.upper()} must not contain line breaks")
+            try:
+                parse_address(getattr(self, name), f"OUTREACH_{name.upper()}")
+            except HeaderError as exc:
+                raise ValueError(str(exc)) from exc
         if self.env == "production":
             missing = [n for n in ("secret_key", "database_url", "redis_url", "smtp_url") if not getattr(self, n)]
             if missing:

@@ -1,4 +1,4 @@
-"""Helpers of the browser tests: the app on a real HTTP server, and Debian's Chromium driven by Playwright.
+"""Browser test helpers: the app on a real HTTP server; Debian's Chromium driven by Playwright.
 
 `LiveServer` serves a Flask app with werkzeug's threaded server on 127.0.0.1 (a port the kernel
 chooses, so two runs never race for one) in a background thread, and records every exception a view
@@ -39,7 +39,10 @@ class LiveServer:
         self._server: BaseWSGIServer = make_server(host, 0, app, threaded=True)
         self.url = f"http://{host}:{self._server.server_port}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-server", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="live-server",
+            daemon=True,
         )
 
     def _record(self, _sender: Any, exception: BaseException, **_extra: Any) -> None:

@@ -12,6 +12,11 @@ from workers.broker import build_worker_broker
 
 
 def setup() -> Broker:
+    import logging
+
     from outreach import create_app
+
+    # dramatiq logs at INFO; Alembic's plugin registry is chatty at that level and says nothing useful.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     return build_worker_broker(create_app())

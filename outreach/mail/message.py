@@ -37,7 +37,7 @@ def parse_address(value: str, name: str) -> Address:
     if header.defects or len(addresses) != 1:
         raise HeaderError(f"{name}: {value!r} is not one e-mail address")
     address: Address = addresses[0]
-    if not address.username or not address.domain or "." not in address.domain:
+    if not address.username or not address.domain:
         raise HeaderError(f"{name}: {value!r} is not an e-mail address")
     return address
 
