@@ -54,6 +54,9 @@ def broker_dispatcher(broker: dramatiq.Broker) -> Dispatcher:
 
 def defer(session: Session, job: Job, *args: Any) -> None:
     """Enqueue `job(*args)` once the session's current transaction has committed."""
+    if not session.in_transaction():
+        # Begin explicitly, so that a rollback() before any SQL still fires and forgets the job.
+        session.begin()
     session.info.setdefault(_PENDING_KEY, []).append((job, args))
 
 
@@ -78,6 +81,8 @@ def _dispatch_after_commit(session: Session) -> None:
             log.exception("could not enqueue %s; the reconciler will retry", job.actor_name)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, previous_transaction: Any) -> None:
+    # "soft": fires on every rollback() call, even when no database transaction had begun yet.
+    if not previous_transaction.nested:
+        session.info.pop(_PENDING_KEY, None)

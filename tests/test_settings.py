@@ -1,0 +1,66 @@
+"""Settings come from OUTREACH_* variables, with safe embedded defaults and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from outreach.settings import Settings, describe_settings
+
+
+def test_defaults_point_at_the_embedded_parts(tmp_path: Path) -> None:
+    """With nothing set: SQLite in the instance folder, the embedded Redis port, the capture server."""
+    s = Settings.from_env({"OUTREACH_INSTANCE_PATH": str(tmp_path)})
+    assert s.effective_database_url == f"sqlite:///{tmp_path.resolve() / 'outreach.db'}"
+    assert s.effective_redis_url == "redis://127.0.0.1:6390/0"
+    assert s.effective_smtp_url == "smtp://127.0.0.1:8025"
+    assert s.uses_embedded_smtp
+
+
+def test_variables_are_read_and_typed(tmp_path: Path) -> None:
+    """OUTREACH_<NAME> sets a field, converted to the field's type."""
+    s = Settings.from_env(
+        {
+            "OUTREACH_INSTANCE_PATH": str(tmp_path),
+            "OUTREACH_DATABASE_URL": "postgresql+psycopg://u@db/outreach",
+            "OUTREACH_SEND_BATCH_SIZE": "25",
+            "OUTREACH_SMTP_TIMEOUT": "7.5",
+        }
+    )
+    assert s.effective_database_url == "postgresql+psycopg://u@db/outreach"
+    assert s.send_batch_size == 25
+    assert s.smtp_timeout == 7.5
+
+
+def test_a_malformed_number_is_refused_naming_the_variable() -> None:
+    with pytest.raises(ValueError, match="OUTREACH_SEND_BATCH_SIZE='many' is not a valid int"):
+        Settings.from_env({"OUTREACH_SEND_BATCH_SIZE": "many"})
+
+
+def test_a_sender_with_a_line_break_is_refused() -> None:
+    """Header injection through configuration is refused at start, not at the first send."""
+    with pytest.raises(ValueError, match="line breaks"):
+        Settings.from_env({"OUTREACH_MAIL_FROM": "a@example.org\r\nBcc: victim@example.org"})
+
+
+def test_production_refuses_embedded_defaults() -> None:
+    """OUTREACH_ENV=production without a database, Redis, relay and key is an error naming them."""
+    with pytest.raises(ValueError, match="OUTREACH_SECRET_KEY, OUTREACH_DATABASE_URL"):
+        Settings.from_env({"OUTREACH_ENV": "production"})
+
+
+def test_the_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
+    """Without OUTREACH_SECRET_KEY a key is written to instance/secret_key (mode 600) and reused."""
+    first = Settings.from_env({"OUTREACH_INSTANCE_PATH": str(tmp_path)}).with_secret()
+    second = Settings.from_env({"OUTREACH_INSTANCE_PATH": str(tmp_path)}).with_secret()
+    assert len(first.secret_key) == 64
+    assert first.secret_key == second.secret_key
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_every_setting_is_described() -> None:
+    """README's configuration table is generated from these rows: none may lack a meaning."""
+    rows = describe_settings()
+    assert len(rows) == len(Settings.__dataclass_fields__)
+    assert all(name.startswith("OUTREACH_") and meaning for name, _default, meaning in rows)
