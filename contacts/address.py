@@ -14,14 +14,16 @@ _HONORIFICS = {"MR": "Mr", "MS": "Ms", "MRS": "Mrs", "DR": "Dr"}
 def honorific(contact: Contact) -> str:
     """The courtesy title in English ("Mr", "Ms"), from the record or the gender, or ""."""
     if contact.honorific:
-        return _HONORIFICS.get(contact.honorific.strip().upper().rstrip("."), contact.honorific.strip())
+        return _HONORIFICS.get(
+            contact.honorific.strip().upper().rstrip("."), contact.honorific.strip()
+        )
     if contact.gender:
         return {"MALE": "Mr", "FEMALE": "Ms"}.get(contact.gender.upper(), "")
     return ""
 
 
 def formal_name(contact: Contact) -> str:
-    """"Ms Abadía Jover": the title and family name, or the display name when no family name."""
+    """ "Ms Abadía Jover": the title and family name, or the display name when no family name."""
     family = contact.family_name.strip()
     if not family:
         return contact.display_name.strip()

@@ -90,7 +90,7 @@ class Audience:
             text += " — minus group " + ", ".join(self.exclude_groups)
         return text
 
-    def query(self) -> Select[tuple[Contact]]:
+    def query(self) -> Select[Contact]:
         """The SELECT of sendable contacts in this audience, ordered by id."""
         stmt = select(Contact).where(
             Contact.active.is_(True),
@@ -105,7 +105,9 @@ class Audience:
         if self.groups:
             stmt = stmt.where(func.upper(Contact.political_group_short).in_(self.groups))
         if self.bodies:
-            members = select(Membership.contact_id).where(func.upper(Membership.acronym).in_(self.bodies))
+            members = select(Membership.contact_id).where(
+                func.upper(Membership.acronym).in_(self.bodies)
+            )
             stmt = stmt.where(Contact.id.in_(members))
         if self.contact_ids:
             stmt = stmt.where(Contact.id.in_(self.contact_ids))
@@ -120,4 +122,7 @@ class Audience:
         return list(session.scalars(self.query()))
 
     def count(self, session: Session) -> int:
-        return session.scalar(select(func.count()).select_from(self.query().order_by(None).subquery())) or 0
+        return (
+            session.scalar(select(func.count()).select_from(self.query().order_by(None).subquery()))
+            or 0
+        )

@@ -76,7 +76,9 @@ class Membership(Base):
 
     __tablename__ = "memberships"
     __table_args__ = (
-        UniqueConstraint("contact_id", "acronym", "role", name="uq_memberships_contact_acronym_role"),
+        UniqueConstraint(
+            "contact_id", "acronym", "role", name="uq_memberships_contact_acronym_role"
+        ),
         Index("ix_memberships_acronym_role", "acronym", "role"),
     )
 

@@ -23,7 +23,9 @@ def register_cli(app: Flask) -> None:
 
 
 @click.command("setup")
-@click.option("--no-directory", is_flag=True, help="Do not load the bundled directory of officials.")
+@click.option(
+    "--no-directory", is_flag=True, help="Do not load the bundled directory of officials."
+)
 def setup_command(no_directory: bool) -> None:
     """Apply migrations; on first run load the bundled directory and create the first admin."""
     upgrade()
@@ -52,7 +54,12 @@ def users() -> None:
 
 @users.command("create")
 @click.argument("email")
-@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.CAMPAIGNER.value, show_default=True)
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    default=Role.CAMPAIGNER.value,
+    show_default=True,
+)
 @click.option("--password", help="Leave out to generate one (printed once).")
 def users_create(email: str, role: str, password: str | None) -> None:
     """Create a user who can sign in to the admin console."""
@@ -94,7 +101,9 @@ def campaigns_launch(campaign_id: int) -> None:
 
     try:
         with get_db().transaction() as session:
-            result = launch(session, campaign_id, actor="cli", batch_size=get_settings().send_batch_size)
+            result = launch(
+                session, campaign_id, actor="cli", batch_size=get_settings().send_batch_size
+            )
     except CampaignError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Launched: {result.deliveries} deliveries in {result.batches} batches")

@@ -100,8 +100,8 @@ class CaptureHandler:
         if fault is not None:
             if fault.action == "disconnect":
                 # The message was transmitted but no reply comes: the sender cannot know the outcome.
-                if session.transport is not None:
-                    session.transport.close()
+                if server.transport is not None:
+                    server.transport.close()
                 return "421 closing"
             if fault.action == "slow":
                 await asyncio.sleep(fault.delay)
@@ -178,7 +178,9 @@ def read_mailbox(maildir: Path) -> list[CapturedMessage]:
             CapturedMessage(
                 key=key,
                 envelope_from=str(msg.get(ENVELOPE_FROM, "")),
-                envelope_to=[a.strip() for a in str(msg.get(ENVELOPE_TO, "")).split(",") if a.strip()],
+                envelope_to=[
+                    a.strip() for a in str(msg.get(ENVELOPE_TO, "")).split(",") if a.strip()
+                ],
                 message=msg,
                 received_at=info_time,
             )

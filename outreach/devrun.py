@@ -50,7 +50,10 @@ class Supervisor:
             try:
                 child.process.wait(remaining)
             except subprocess.TimeoutExpired:
-                print(f"  {child.name} did not stop in time; killing pid {child.process.pid}", flush=True)
+                print(
+                    f"  {child.name} did not stop in time; killing pid {child.process.pid}",
+                    flush=True,
+                )
                 child.process.kill()
                 child.process.wait()
         if self.redis is not None:
@@ -61,7 +64,10 @@ class Supervisor:
             for child in self.children:
                 code = child.process.poll()
                 if code is not None:
-                    print(f"\n{child.name} (pid {child.process.pid}) exited with status {code}; stopping.", flush=True)
+                    print(
+                        f"\n{child.name} (pid {child.process.pid}) exited with status {code}; stopping.",
+                        flush=True,
+                    )
                     return 1
             time.sleep(0.5)
 
@@ -98,29 +104,61 @@ def main() -> int:
         subprocess.run([python, "-m", "flask", "--app", "outreach", "setup"], env=env, check=True)  # noqa: S603
 
         if not settings.redis_url:
-            print(f"Starting the embedded Redis on 127.0.0.1:{settings.embedded_redis_port} ...", flush=True)
-            sup.redis = EmbeddedRedis(settings.instance / "redis", settings.embedded_redis_port).start()
+            print(
+                f"Starting the embedded Redis on 127.0.0.1:{settings.embedded_redis_port} ...",
+                flush=True,
+            )
+            sup.redis = EmbeddedRedis(
+                settings.instance / "redis", settings.embedded_redis_port
+            ).start()
         if settings.uses_embedded_smtp:
             if port_is_open("127.0.0.1", settings.dev_smtp_port):
-                raise SystemExit(f"port {settings.dev_smtp_port} is in use; set OUTREACH_DEV_SMTP_PORT")
+                raise SystemExit(
+                    f"port {settings.dev_smtp_port} is in use; set OUTREACH_DEV_SMTP_PORT"
+                )
             smtp = sup.spawn(
                 "SMTP capture server",
-                [python, "-m", "outreach.devmail", "--port", str(settings.dev_smtp_port),
-                 "--maildir", str(settings.devmail_path)],
+                [
+                    python,
+                    "-m",
+                    "outreach.devmail",
+                    "--port",
+                    str(settings.dev_smtp_port),
+                    "--maildir",
+                    str(settings.devmail_path),
+                ],
                 env,
             )
             _wait_for_port(settings.dev_smtp_port, "the SMTP capture server", smtp)
         sup.spawn(
             "worker",
-            [os.path.join(bin_dir, "dramatiq"), "workers:setup", "--processes", "1", "--threads", "4"],
+            [
+                os.path.join(bin_dir, "dramatiq"),
+                "workers:setup",
+                "--processes",
+                "1",
+                "--threads",
+                "4",
+            ],
             env,
         )
         if port_is_open("127.0.0.1", settings.web_port):
             raise SystemExit(f"port {settings.web_port} is in use; set OUTREACH_WEB_PORT")
         web = sup.spawn(
             "web server",
-            [python, "-m", "flask", "--app", "outreach", "run", "--host", "127.0.0.1",
-             "--port", str(settings.web_port), "--no-reload"],
+            [
+                python,
+                "-m",
+                "flask",
+                "--app",
+                "outreach",
+                "run",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(settings.web_port),
+                "--no-reload",
+            ],
             env,
         )
         _wait_for_port(settings.web_port, "the web server", web)
@@ -128,7 +166,10 @@ def main() -> int:
         print("", flush=True)
         print(f"  Outreach is running:   {url}/", flush=True)
         if settings.uses_embedded_smtp:
-            print(f"  Captured mail:         {url}/dev/mailbox  (SMTP on 127.0.0.1:{settings.dev_smtp_port})", flush=True)
+            print(
+                f"  Captured mail:         {url}/dev/mailbox  (SMTP on 127.0.0.1:{settings.dev_smtp_port})",
+                flush=True,
+            )
         print(f"  Database:              {settings.effective_database_url}", flush=True)
         print(f"  Redis:                 {settings.effective_redis_url}", flush=True)
         print("  Press Ctrl-C to stop everything.\n", flush=True)

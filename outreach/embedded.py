@@ -55,15 +55,24 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
             str(redis_server_binary()),
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.data_dir.resolve()),
-            "--appendonly", "yes" if self.appendonly else "no",
-            "--save", "",
-            "--daemonize", "no",
-            "--logfile", str((self.data_dir / "redis.log").resolve()),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir.resolve()),
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str((self.data_dir / "redis.log").resolve()),
         ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)  # noqa: S603
+        self.process = subprocess.Popen(  # noqa: S603 - our own binary and arguments
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         try:
@@ -79,7 +88,9 @@ class EmbeddedRedis:
         finally:
             client.close()
         self.stop()
-        raise EmbeddedRedisError(f"redis-server did not answer on port {self.port} within {timeout}s")
+        raise EmbeddedRedisError(
+            f"redis-server did not answer on port {self.port} within {timeout}s"
+        )
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self.process = self.process, None

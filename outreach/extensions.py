@@ -30,7 +30,7 @@ class _MigrationTarget:
 def import_models() -> None:
     """Import every model module so that Base.metadata knows every table."""
     import contacts.models  # noqa: F401
-    import outreach.accounts.models  # noqa: F401
+    import outreach.accounts.models
     import outreach.campaigns.models  # noqa: F401
 
 

@@ -44,7 +44,7 @@ def make_broker(redis_url: str) -> RedisBroker:
 
 def broker_dispatcher(broker: dramatiq.Broker) -> Dispatcher:
     def dispatch(job: Job, args: tuple[Any, ...]) -> None:
-        message = dramatiq.Message(
+        message: dramatiq.Message[Any] = dramatiq.Message(
             queue_name=job.queue_name, actor_name=job.actor_name, args=args, kwargs={}, options={}
         )
         broker.enqueue(message)

@@ -26,19 +26,36 @@ def _meta(env_help: str) -> dict[str, str]:
 @dataclass(frozen=True)
 class Settings:
     instance_path: str = field(
-        default="instance", metadata=_meta("Folder for the SQLite file, secret key, embedded Redis data and captured mail.")
+        default="instance",
+        metadata=_meta(
+            "Folder for the SQLite file, secret key, embedded Redis data and captured mail."
+        ),
     )
-    env: str = field(default="development", metadata=_meta("`development` or `production` (production refuses insecure defaults)."))
+    env: str = field(
+        default="development",
+        metadata=_meta("`development` or `production` (production refuses insecure defaults)."),
+    )
     secret_key: str = field(
-        default="", metadata=_meta("Signs sessions, CSRF and reply tokens. Generated once into instance/secret_key when unset.")
+        default="",
+        metadata=_meta(
+            "Signs sessions, CSRF and reply tokens. Generated once into instance/secret_key when unset."
+        ),
     )
     database_url: str = field(
-        default="", metadata=_meta("SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db. Default: SQLite file instance/outreach.db.")
+        default="",
+        metadata=_meta(
+            "SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db. Default: SQLite file instance/outreach.db."
+        ),
     )
     redis_url: str = field(
-        default="", metadata=_meta("Broker and rate-limit store. Default: the embedded redis-server on 127.0.0.1:EMBEDDED_REDIS_PORT.")
+        default="",
+        metadata=_meta(
+            "Broker and rate-limit store. Default: the embedded redis-server on 127.0.0.1:EMBEDDED_REDIS_PORT."
+        ),
     )
-    embedded_redis_port: int = field(default=6390, metadata=_meta("Port of the embedded redis-server started by `make run`."))
+    embedded_redis_port: int = field(
+        default=6390, metadata=_meta("Port of the embedded redis-server started by `make run`.")
+    )
     smtp_url: str = field(
         default="",
         metadata=_meta(
@@ -46,16 +63,29 @@ class Settings:
             "Default: the capture server on 127.0.0.1:DEV_SMTP_PORT."
         ),
     )
-    dev_smtp_port: int = field(default=8025, metadata=_meta("Port of the development SMTP capture server."))
-    smtp_timeout: float = field(default=30.0, metadata=_meta("Seconds before an SMTP conversation step times out."))
-    mail_from: str = field(
-        default="Outreach <outreach@localhost>", metadata=_meta("From: of letters unless a campaign sets its own.")
+    dev_smtp_port: int = field(
+        default=8025, metadata=_meta("Port of the development SMTP capture server.")
     )
-    return_path: str = field(default="bounces@localhost", metadata=_meta("Envelope sender (where bounces go)."))
-    base_url: str = field(default="http://127.0.0.1:5000", metadata=_meta("Public URL of the web app, used in links."))
-    web_port: int = field(default=5000, metadata=_meta("Port of the web server started by `make run`."))
+    smtp_timeout: float = field(
+        default=30.0, metadata=_meta("Seconds before an SMTP conversation step times out.")
+    )
+    mail_from: str = field(
+        default="Outreach <outreach@localhost>",
+        metadata=_meta("From: of letters unless a campaign sets its own."),
+    )
+    return_path: str = field(
+        default="bounces@localhost", metadata=_meta("Envelope sender (where bounces go).")
+    )
+    base_url: str = field(
+        default="http://127.0.0.1:5000", metadata=_meta("Public URL of the web app, used in links.")
+    )
+    web_port: int = field(
+        default=5000, metadata=_meta("Port of the web server started by `make run`.")
+    )
     send_batch_size: int = field(default=50, metadata=_meta("Delivery ids per sending job."))
-    admin_email: str = field(default="admin@example.org", metadata=_meta("First admin account created by `make run`."))
+    admin_email: str = field(
+        default="admin@example.org", metadata=_meta("First admin account created by `make run`.")
+    )
 
     # --- derived values -------------------------------------------------------------------------
     @property
@@ -137,15 +167,23 @@ class Settings:
             except HeaderError as exc:
                 raise ValueError(str(exc)) from exc
         if self.env == "production":
-            missing = [n for n in ("secret_key", "database_url", "redis_url", "smtp_url") if not getattr(self, n)]
+            missing = [
+                n
+                for n in ("secret_key", "database_url", "redis_url", "smtp_url")
+                if not getattr(self, n)
+            ]
             if missing:
                 raise ValueError(
-                    "production needs " + ", ".join("OUTREACH_" + m.upper() for m in missing) + " to be set"
+                    "production needs "
+                    + ", ".join("OUTREACH_" + m.upper() for m in missing)
+                    + " to be set"
                 )
 
 
 def _coerce(type_name: Any, raw: str, name: str) -> Any:
-    kind = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", str(type_name))
+    kind = (
+        type_name if isinstance(type_name, str) else getattr(type_name, "__name__", str(type_name))
+    )
     try:
         if kind == "int":
             return int(raw)

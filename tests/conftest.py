@@ -87,7 +87,9 @@ def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str
     """The test database at the newest migration (applied with the real Alembic revisions)."""
     from flask_migrate import upgrade
 
-    app = create_app({"instance_path": str(tmp_path_factory.mktemp("migrate")), "database_url": database_url})
+    app = create_app(
+        {"instance_path": str(tmp_path_factory.mktemp("migrate")), "database_url": database_url}
+    )
     with app.app_context():
         upgrade()
         get_db().dispose()
@@ -120,7 +122,9 @@ def smtp_server(tmp_path: Path) -> Iterator[CaptureServer]:
 
 # --- the app -------------------------------------------------------------------------------------
 @pytest.fixture
-def app(migrated: str, redis_url: str, smtp_server: CaptureServer, tmp_path: Path) -> Iterator[Flask]:
+def app(
+    migrated: str, redis_url: str, smtp_server: CaptureServer, tmp_path: Path
+) -> Iterator[Flask]:
     application = create_app(
         {
             "instance_path": str(tmp_path / "instance"),
@@ -157,7 +161,9 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+CSRF_RE = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
 
 
 def csrf_token_from(html: str) -> str:
@@ -170,7 +176,11 @@ def csrf_token_from(html: str) -> str:
 def make_user(app: Flask) -> Callable[..., tuple[str, str]]:
     from outreach.accounts.services import create_user
 
-    def _make(email: str = "staff@example.org", role: str = "admin", password: str = "correct horse battery") -> tuple[str, str]:
+    def _make(
+        email: str = "staff@example.org",
+        role: str = "admin",
+        password: str = "correct horse battery",
+    ) -> tuple[str, str]:
         with app.app_context(), get_db().transaction() as session:
             create_user(session, email, password, role)
         return email, password
@@ -179,14 +189,18 @@ def make_user(app: Flask) -> Callable[..., tuple[str, str]]:
 
 
 @pytest.fixture
-def login(client: FlaskClient, make_user: Callable[..., tuple[str, str]]) -> Callable[..., FlaskClient]:
+def login(
+    client: FlaskClient, make_user: Callable[..., tuple[str, str]]
+) -> Callable[..., FlaskClient]:
     """Sign a user in through the real login form (with its CSRF token)."""
 
     def _login(role: str = "admin") -> FlaskClient:
         email, password = make_user(email=f"{role}@example.org", role=role)
         page = client.get("/login")
         token = csrf_token_from(page.get_data(as_text=True))
-        resp = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+        resp = client.post(
+            "/login", data={"email": email, "password": password, "csrf_token": token}
+        )
         assert resp.status_code == 302, resp.get_data(as_text=True)
         return client
 

@@ -45,7 +45,9 @@ def test_health_answers_without_sign_in(client: FlaskClient) -> None:
     assert resp.get_json() == {"status": "ok"}
 
 
-def test_a_post_without_csrf_token_is_refused(login: Callable[..., FlaskClient], app: Flask) -> None:
+def test_a_post_without_csrf_token_is_refused(
+    login: Callable[..., FlaskClient], app: Flask
+) -> None:
     """A signed-in admin's form POST without its CSRF token is refused with 400 and changes nothing."""
     client = login("admin")
     resp = client.post(
@@ -63,19 +65,25 @@ def test_a_post_without_csrf_token_is_refused(login: Callable[..., FlaskClient],
         assert get_db().session.scalar(select(func.count()).select_from(Campaign)) == 0
 
 
-def test_login_with_a_wrong_password_is_refused(client: FlaskClient, make_user: Callable[..., tuple[str, str]]) -> None:
+def test_login_with_a_wrong_password_is_refused(
+    client: FlaskClient, make_user: Callable[..., tuple[str, str]]
+) -> None:
     """A wrong password leaves the visitor signed out, with a message that names no account."""
     from tests.conftest import csrf_token_from
 
     email, _ = make_user()
     token = csrf_token_from(client.get("/login").get_data(as_text=True))
-    resp = client.post("/login", data={"email": email, "password": "not the password", "csrf_token": token})
+    resp = client.post(
+        "/login", data={"email": email, "password": "not the password", "csrf_token": token}
+    )
     assert resp.status_code == 400
     assert "Unknown e-mail address or wrong password" in resp.get_data(as_text=True)
     assert client.get("/").status_code == 302
 
 
-def test_sign_in_redirects_only_to_local_paths(client: FlaskClient, make_user: Callable[..., tuple[str, str]]) -> None:
+def test_sign_in_redirects_only_to_local_paths(
+    client: FlaskClient, make_user: Callable[..., tuple[str, str]]
+) -> None:
     """?next= pointing at another site is ignored: no open redirect after sign-in."""
     from tests.conftest import csrf_token_from
 
@@ -102,10 +110,13 @@ def test_the_dev_mailbox_is_for_admins_only(login: Callable[..., FlaskClient]) -
     assert client.get("/dev/mailbox").status_code == 403
 
 
-def test_session_cookie_is_httponly_and_samesite(login: Callable[..., FlaskClient], app: Flask) -> None:
+def test_session_cookie_is_httponly_and_samesite(
+    login: Callable[..., FlaskClient], app: Flask
+) -> None:
     """The session cookie cannot be read by scripts and is not sent on cross-site requests."""
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     client = login("admin")
     cookie = client.get_cookie("session")
-    assert cookie is not None and cookie.http_only
+    assert cookie is not None
+    assert cookie.http_only

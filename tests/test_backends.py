@@ -24,7 +24,8 @@ def test_the_redis_under_test_is_the_one_requested(app: Flask) -> None:
     if TEST_REDIS_URL:
         assert url == TEST_REDIS_URL
     else:
-        assert url.startswith("redis://127.0.0.1:") and not url.startswith("redis://127.0.0.1:6379")
+        assert url.startswith("redis://127.0.0.1:")
+        assert not url.startswith("redis://127.0.0.1:6379")
     client = redis.Redis.from_url(url)
     assert client.ping()
     client.close()

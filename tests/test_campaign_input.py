@@ -18,23 +18,35 @@ from tests.conftest import csrf_token_from
 
 def test_a_template_syntax_error_is_refused_naming_its_line(app: Flask) -> None:
     """An unclosed tag on line 3 of the body is refused at save time with "body, line 3"."""
-    with app.app_context(), get_db().transaction() as session:
-        with pytest.raises(services.CampaignError, match=r"body, line 3: .*"):
-            services.create_campaign(
-                session, name="Broken", subject="Hi", body="{{ salutation }}\n\nWe ask {% if %} you\n", audience={}
-            )
+    with (
+        app.app_context(),
+        get_db().transaction() as session,
+        pytest.raises(services.CampaignError, match=r"body, line 3: .*"),
+    ):
+        services.create_campaign(
+            session,
+            name="Broken",
+            subject="Hi",
+            body="{{ salutation }}\n\nWe ask {% if %} you\n",
+            audience={},
+        )
 
 
 def test_an_undefined_placeholder_is_refused_naming_it_and_its_line(app: Flask) -> None:
     """A misspelt placeholder on line 2 is refused with its name and line, never rendered empty."""
-    with app.app_context(), get_db().transaction() as session:
-        with pytest.raises(services.CampaignError, match=r"body, line 2: 'salutaton' is not defined"):
-            services.create_campaign(
-                session, name="Typo", subject="Hi", body="Hello\n{{ salutaton }}\n", audience={}
-            )
+    with (
+        app.app_context(),
+        get_db().transaction() as session,
+        pytest.raises(services.CampaignError, match=r"body, line 2: 'salutaton' is not defined"),
+    ):
+        services.create_campaign(
+            session, name="Typo", subject="Hi", body="Hello\n{{ salutaton }}\n", audience={}
+        )
 
 
-def test_an_unknown_attribute_of_the_recipient_is_refused_at_launch_with_its_line(app: Flask) -> None:
+def test_an_unknown_attribute_of_the_recipient_is_refused_at_launch_with_its_line(
+    app: Flask,
+) -> None:
     """`recipient.nickname` does not exist: the launch is refused naming the line, and no
     delivery is created."""
     with app.app_context():
@@ -48,7 +60,10 @@ def test_an_unknown_attribute_of_the_recipient_is_refused_at_launch_with_its_lin
                 body="{{ salutation }}\n\nDear {{ recipient.nickname }}\n",
                 audience={"countries": ["MT"]},
             ).id
-        with pytest.raises(services.CampaignError, match=r"body, line 3: .*nickname"), db.transaction() as session:
+        with (
+            pytest.raises(services.CampaignError, match=r"body, line 3: .*nickname"),
+            db.transaction() as session,
+        ):
             services.launch(session, campaign_id, actor="test", batch_size=10)
         with db.transaction() as session:
             assert session.scalar(select(func.count()).select_from(Delivery)) == 0
@@ -63,9 +78,16 @@ def test_launching_an_empty_audience_is_refused(app: Flask) -> None:
         with db.transaction() as session:
             load_bundled(session)
             campaign_id = services.create_campaign(
-                session, name="Nobody", subject="Hi", body="{{ salutation }}", audience={"countries": ["XX"]}
+                session,
+                name="Nobody",
+                subject="Hi",
+                body="{{ salutation }}",
+                audience={"countries": ["XX"]},
             ).id
-        with pytest.raises(services.CampaignError, match="has no one who can be written to"), db.transaction() as session:
+        with (
+            pytest.raises(services.CampaignError, match="has no one who can be written to"),
+            db.transaction() as session,
+        ):
             services.launch(session, campaign_id, actor="test", batch_size=10)
         with db.transaction() as session:
             assert session.get(Campaign, campaign_id).status == "draft"  # type: ignore[union-attr]
@@ -79,30 +101,51 @@ def test_a_campaign_is_launched_only_once(app: Flask) -> None:
         with db.transaction() as session:
             load_bundled(session)
             campaign_id = services.create_campaign(
-                session, name="Once", subject="Hi", body="{{ salutation }}", audience={"countries": ["MT"]}
+                session,
+                name="Once",
+                subject="Hi",
+                body="{{ salutation }}",
+                audience={"countries": ["MT"]},
             ).id
         with db.transaction() as session:
             first = services.launch(session, campaign_id, actor="test", batch_size=10)
-        with pytest.raises(services.CampaignError, match="already been launched"), db.transaction() as session:
+        with (
+            pytest.raises(services.CampaignError, match="already been launched"),
+            db.transaction() as session,
+        ):
             services.launch(session, campaign_id, actor="test", batch_size=10)
         with db.transaction() as session:
-            assert session.scalar(select(func.count()).select_from(Delivery)) == first.deliveries == 6
+            assert (
+                session.scalar(select(func.count()).select_from(Delivery)) == first.deliveries == 6
+            )
 
 
 def test_an_unknown_audience_field_is_refused(app: Flask) -> None:
     """A misspelt audience field is an error, not a silently wider audience."""
-    with app.app_context(), get_db().transaction() as session:
-        with pytest.raises(services.CampaignError, match="unknown audience field"):
-            services.create_campaign(session, name="X", subject="Hi", body="Hi", audience={"contries": ["FR"]})
+    with (
+        app.app_context(),
+        get_db().transaction() as session,
+        pytest.raises(services.CampaignError, match="unknown audience field"),
+    ):
+        services.create_campaign(
+            session, name="X", subject="Hi", body="Hi", audience={"contries": ["FR"]}
+        )
 
 
-def test_the_form_shows_the_template_error_and_saves_nothing(login: Callable[..., FlaskClient], app: Flask) -> None:
+def test_the_form_shows_the_template_error_and_saves_nothing(
+    login: Callable[..., FlaskClient], app: Flask
+) -> None:
     """Through the admin form, a syntax error comes back on the page with its line; no campaign row."""
     client = login("campaigner")
     token = csrf_token_from(client.get("/campaigns/new").get_data(as_text=True))
     resp = client.post(
         "/campaigns/new",
-        data={"csrf_token": token, "name": "Form", "subject": "Hello", "body": "{{ salutation }}\n{{ oops"},
+        data={
+            "csrf_token": token,
+            "name": "Form",
+            "subject": "Hello",
+            "body": "{{ salutation }}\n{{ oops",
+        },
     )
     assert resp.status_code == 400
     page = resp.get_data(as_text=True)
@@ -118,11 +161,17 @@ def test_launch_through_the_console_refuses_an_empty_audience_with_a_message(
     client = login("campaigner")
     with app.app_context(), get_db().transaction() as session:
         campaign_id = services.create_campaign(
-            session, name="Empty", subject="Hi", body="{{ salutation }}", audience={"countries": ["MT"]}
+            session,
+            name="Empty",
+            subject="Hi",
+            body="{{ salutation }}",
+            audience={"countries": ["MT"]},
         ).id  # no contact loaded: the audience is empty
     page = client.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
     token = csrf_token_from(page)
-    resp = client.post(f"/campaigns/{campaign_id}/launch", data={"csrf_token": token}, follow_redirects=True)
+    resp = client.post(
+        f"/campaigns/{campaign_id}/launch", data={"csrf_token": token}, follow_redirects=True
+    )
     assert resp.status_code == 200
     assert "Not launched: the audience" in resp.get_data(as_text=True)
     with app.app_context():

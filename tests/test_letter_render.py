@@ -10,8 +10,13 @@ from outreach.letters.render import CompiledLetter, LetterError, recipient_conte
 
 def _mep(**overrides: object) -> Contact:
     values: dict[str, object] = {
-        "kind": "mep", "honorific": "MS", "given_name": "Maravillas", "family_name": "Abadía Jover",
-        "display_name": "Maravillas Abadía Jover", "country_code": "ES", "email": "m@example.org",
+        "kind": "mep",
+        "honorific": "MS",
+        "given_name": "Maravillas",
+        "family_name": "Abadía Jover",
+        "display_name": "Maravillas Abadía Jover",
+        "country_code": "ES",
+        "email": "m@example.org",
         "political_group_short": "EPP",
     }
     values.update(overrides)
@@ -19,15 +24,23 @@ def _mep(**overrides: object) -> Contact:
 
 
 def test_a_letter_greets_the_recipient_by_title_and_family_name() -> None:
-    letter = CompiledLetter("To {{ recipient.formal_name }}", "{{ salutation }}\nFor {{ recipient.country }}.")
+    letter = CompiledLetter(
+        "To {{ recipient.formal_name }}", "{{ salutation }}\nFor {{ recipient.country }}."
+    )
     rendered = letter.render(recipient_context(_mep(), "Summit"))
     assert rendered.subject == "To Ms Abadía Jover"
     assert rendered.body == "Dear Ms Abadía Jover,\nFor Spain."
 
 
 def test_a_recipient_without_family_name_is_greeted_by_position_never_dear_comma() -> None:
-    leader = _mep(kind="institution_leader", honorific=None, family_name="", given_name="",
-                  display_name="António Costa", position="President of the European Council")
+    leader = _mep(
+        kind="institution_leader",
+        honorific=None,
+        family_name="",
+        given_name="",
+        display_name="António Costa",
+        position="President of the European Council",
+    )
     rendered = CompiledLetter("Hi", "{{ salutation }}").render(recipient_context(leader, "Summit"))
     assert rendered.body == "Dear President of the European Council,"
 
@@ -35,8 +48,11 @@ def test_a_recipient_without_family_name_is_greeted_by_position_never_dear_comma
 def test_line_breaks_rendered_into_the_subject_are_folded_into_one_line() -> None:
     """A subject is a header: CR/LF from a placeholder can never start a new header."""
     contact = _mep(family_name="Jover\r\nBcc: victim@example.org")
-    rendered = CompiledLetter("To {{ recipient.family_name }}", "x").render(recipient_context(contact, "S"))
-    assert "\n" not in rendered.subject and "\r" not in rendered.subject
+    rendered = CompiledLetter("To {{ recipient.family_name }}", "x").render(
+        recipient_context(contact, "S")
+    )
+    assert "\n" not in rendered.subject
+    assert "\r" not in rendered.subject
 
 
 @pytest.mark.parametrize(

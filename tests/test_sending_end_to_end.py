@@ -40,10 +40,16 @@ def test_launch_to_50_meps_sends_exactly_one_personalised_message_to_each(
         with db.transaction() as session:
             load_bundled(session)
             mep_ids = list(
-                session.scalars(select(Contact.id).where(Contact.kind == "mep").order_by(Contact.id).limit(50))
+                session.scalars(
+                    select(Contact.id).where(Contact.kind == "mep").order_by(Contact.id).limit(50)
+                )
             )
             campaign = services.create_campaign(
-                session, name="Summit letter", subject=SUBJECT, body=BODY, audience={"contact_ids": mep_ids}
+                session,
+                name="Summit letter",
+                subject=SUBJECT,
+                body=BODY,
+                audience={"contact_ids": mep_ids},
             )
             campaign_id = campaign.id
         with db.transaction() as session:
@@ -53,15 +59,24 @@ def test_launch_to_50_meps_sends_exactly_one_personalised_message_to_each(
 
         def all_sent() -> bool:
             with db.transaction() as s:
-                return s.scalar(
-                    select(func.count()).where(Delivery.campaign_id == campaign_id, Delivery.state == "sent")
-                ) == 50
+                return (
+                    s.scalar(
+                        select(func.count()).where(
+                            Delivery.campaign_id == campaign_id, Delivery.state == "sent"
+                        )
+                    )
+                    == 50
+                )
 
         wait_for(all_sent, timeout=60)
 
         with db.transaction() as session:
-            deliveries = list(session.scalars(select(Delivery).where(Delivery.campaign_id == campaign_id)))
-            contacts = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(mep_ids)))}
+            deliveries = list(
+                session.scalars(select(Delivery).where(Delivery.campaign_id == campaign_id))
+            )
+            contacts = {
+                c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(mep_ids)))
+            }
             events = list(session.scalars(select(DeliveryEvent).order_by(DeliveryEvent.id)))
             status = session.get(Campaign, campaign_id).status  # type: ignore[union-attr]
 
@@ -84,7 +99,8 @@ def test_launch_to_50_meps_sends_exactly_one_personalised_message_to_each(
         assert message.message["Message-ID"] == delivery.message_id
         assert message.envelope_from == "bounces@example.org"
         assert str(message.message["To"]).endswith(f"<{contact.email}>")
-        assert delivery.sent_at is not None and delivery.last_smtp_code == 250
+        assert delivery.sent_at is not None
+        assert delivery.last_smtp_code == 250
 
     history: dict[int, list[str]] = {}
     for event in events:
@@ -94,7 +110,9 @@ def test_launch_to_50_meps_sends_exactly_one_personalised_message_to_each(
     assert status == "finished"
 
 
-def test_a_batch_delivered_twice_sends_nothing_twice(app: Flask, smtp_server: CaptureServer) -> None:
+def test_a_batch_delivered_twice_sends_nothing_twice(
+    app: Flask, smtp_server: CaptureServer
+) -> None:
     """When the same batch of ids is handled twice (a redelivered job), the second run claims
     nothing and the SMTP server still holds one message per recipient."""
     from outreach.campaigns.sending import send_batch
@@ -106,17 +124,24 @@ def test_a_batch_delivered_twice_sends_nothing_twice(app: Flask, smtp_server: Ca
             load_bundled(session)
             ids = list(session.scalars(select(Contact.id).where(Contact.kind == "mep").limit(3)))
             campaign_id = services.create_campaign(
-                session, name="Twice", subject="Hello", body="{{ salutation }}\n", audience={"contact_ids": ids}
+                session,
+                name="Twice",
+                subject="Hello",
+                body="{{ salutation }}\n",
+                audience={"contact_ids": ids},
             ).id
         with db.transaction() as session:
             services.launch(session, campaign_id, actor="test", batch_size=10)
-            delivery_ids = list(session.scalars(select(Delivery.id).where(Delivery.campaign_id == campaign_id)))
+            delivery_ids = list(
+                session.scalars(select(Delivery.id).where(Delivery.campaign_id == campaign_id))
+            )
         transport = SmtpTransport(SmtpConfig.from_url(smtp_server.url))
         kwargs = {"actor": "test", "default_from": "a@example.org", "return_path": "b@example.org"}
         first = send_batch(db, delivery_ids, transport, **kwargs)  # type: ignore[arg-type]
         second = send_batch(db, delivery_ids, transport, **kwargs)  # type: ignore[arg-type]
         transport.close()
-    assert first.claimed == 3 and first.outcomes == {"sent": 3}
+    assert first.claimed == 3
+    assert first.outcomes == {"sent": 3}
     assert second.claimed == 0
     assert len(read_mailbox(smtp_server.handler.maildir)) == 3
     assert transport.connections_opened == 1

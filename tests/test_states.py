@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from outreach.campaigns.states import ALLOWED, DeliveryState, TransitionError, check_transition, sources_of
+from outreach.campaigns.states import (
+    ALLOWED,
+    DeliveryState,
+    TransitionError,
+    check_transition,
+    sources_of,
+)
 
 S = DeliveryState
 
@@ -12,10 +18,21 @@ S = DeliveryState
 @pytest.mark.parametrize(
     ("source", "target"),
     [
-        (S.PENDING, S.QUEUED), (S.QUEUED, S.SENDING), (S.SENDING, S.SENT), (S.SENDING, S.DEFERRED),
-        (S.DEFERRED, S.QUEUED), (S.DEFERRED, S.FAILED), (S.SENDING, S.FAILED), (S.SENT, S.BOUNCED),
-        (S.SENT, S.REPLIED), (S.SENDING, S.UNCERTAIN), (S.UNCERTAIN, S.QUEUED), (S.UNCERTAIN, S.SENT),
-        (S.QUEUED, S.HELD), (S.HELD, S.QUEUED), (S.QUEUED, S.CANCELLED),
+        (S.PENDING, S.QUEUED),
+        (S.QUEUED, S.SENDING),
+        (S.SENDING, S.SENT),
+        (S.SENDING, S.DEFERRED),
+        (S.DEFERRED, S.QUEUED),
+        (S.DEFERRED, S.FAILED),
+        (S.SENDING, S.FAILED),
+        (S.SENT, S.BOUNCED),
+        (S.SENT, S.REPLIED),
+        (S.SENDING, S.UNCERTAIN),
+        (S.UNCERTAIN, S.QUEUED),
+        (S.UNCERTAIN, S.SENT),
+        (S.QUEUED, S.HELD),
+        (S.HELD, S.QUEUED),
+        (S.QUEUED, S.CANCELLED),
     ],
 )
 def test_designed_transitions_are_allowed(source: DeliveryState, target: DeliveryState) -> None:
@@ -26,8 +43,14 @@ def test_designed_transitions_are_allowed(source: DeliveryState, target: Deliver
 @pytest.mark.parametrize(
     ("source", "target"),
     [
-        (S.SENT, S.QUEUED), (S.SENT, S.SENDING), (S.SENDING, S.QUEUED), (S.REPLIED, S.SENT),
-        (S.CANCELLED, S.QUEUED), (S.PENDING, S.SENT), (S.SENDING, S.CANCELLED), (S.SENDING, S.HELD),
+        (S.SENT, S.QUEUED),
+        (S.SENT, S.SENDING),
+        (S.SENDING, S.QUEUED),
+        (S.REPLIED, S.SENT),
+        (S.CANCELLED, S.QUEUED),
+        (S.PENDING, S.SENT),
+        (S.SENDING, S.CANCELLED),
+        (S.SENDING, S.HELD),
     ],
 )
 def test_transitions_that_could_send_twice_or_rewrite_history_are_refused(

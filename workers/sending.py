@@ -38,7 +38,7 @@ class _ConnectionPool(dramatiq.Middleware):
             transport.close()
 
 
-def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, dramatiq.Actor]:  # type: ignore[type-arg]
+def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, dramatiq.Actor[..., None]]:
     settings: Settings = app.config["OUTREACH"]
     db: Database = app.extensions["outreach.db"]
     smtp = SmtpConfig.from_url(settings.effective_smtp_url, timeout=settings.smtp_timeout)
@@ -63,12 +63,11 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, dramatiq.Actor]:  
         )
 
     actor = dramatiq.actor(
-        send_batch_actor,
         broker=broker,
         actor_name=SEND_BATCH.actor_name,
         queue_name=SEND_BATCH.queue_name,
         # A claim makes a retry harmless: ids already handled are not claimed again.
         max_retries=3,
         time_limit=10 * 60 * 1000,
-    )
+    )(send_batch_actor)
     return {SEND_BATCH.actor_name: actor}

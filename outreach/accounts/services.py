@@ -34,7 +34,9 @@ def generate_password() -> str:
     return secrets.token_urlsafe(15)
 
 
-def create_user(session: Session, email: str, password: str, role: str = Role.CAMPAIGNER.value) -> User:
+def create_user(
+    session: Session, email: str, password: str, role: str = Role.CAMPAIGNER.value
+) -> User:
     email = normalise_email(email)
     if role not in {r.value for r in Role}:
         raise AccountError(f"unknown role {role!r}; choose admin, campaigner or viewer")

@@ -33,7 +33,9 @@ class Campaign(TimestampMixin, Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     launched_at: Mapped[datetime | None]
 
-    deliveries: Mapped[list[Delivery]] = relationship(back_populates="campaign", lazy="raise_on_sql")
+    deliveries: Mapped[list[Delivery]] = relationship(
+        back_populates="campaign", lazy="raise_on_sql"
+    )
 
 
 class Delivery(Base):
@@ -74,7 +76,9 @@ class DeliveryEvent(Base):
     __tablename__ = "delivery_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
     at: Mapped[datetime] = mapped_column(default=utcnow)
     from_state: Mapped[str | None] = mapped_column(String(16))
     to_state: Mapped[str] = mapped_column(String(16))

@@ -66,7 +66,9 @@ def record_transition(
     delivery.state = target.value
 
 
-def claim(session: Session, delivery_ids: Sequence[int], *, actor: str, sender_domain: str) -> list[int]:
+def claim(
+    session: Session, delivery_ids: Sequence[int], *, actor: str, sender_domain: str
+) -> list[int]:
     """Compare-and-set queued → sending for these ids; returns the ids this worker now owns."""
     if not delivery_ids:
         return []
@@ -90,7 +92,13 @@ def claim(session: Session, delivery_ids: Sequence[int], *, actor: str, sender_d
     session.execute(
         insert(DeliveryEvent),
         [
-            {"delivery_id": i, "at": now, "from_state": S.QUEUED.value, "to_state": S.SENDING.value, "actor": actor}
+            {
+                "delivery_id": i,
+                "at": now,
+                "from_state": S.QUEUED.value,
+                "to_state": S.SENDING.value,
+                "actor": actor,
+            }
             for i in claimed
         ],
     )
@@ -105,18 +113,26 @@ def _backoff(attempts: int) -> timedelta:
     return RETRY_BASE * (2 ** max(0, min(attempts - 1, 8)))
 
 
-def record_outcome(session: Session, delivery: Delivery, outcome: SendOutcome, *, actor: str) -> str:
+def record_outcome(
+    session: Session, delivery: Delivery, outcome: SendOutcome, *, actor: str
+) -> str:
     now = utcnow()
     delivery.last_smtp_code = outcome.code
     delivery.last_smtp_text = outcome.text[:2000]
     delivery.lease_expires_at = None
     if outcome.kind == "sent":
-        record_transition(session, delivery, S.SENT, actor=actor, smtp_code=outcome.code, detail=outcome.text)
+        record_transition(
+            session, delivery, S.SENT, actor=actor, smtp_code=outcome.code, detail=outcome.text
+        )
         delivery.sent_at = now
     elif outcome.kind == "permanent":
-        record_transition(session, delivery, S.FAILED, actor=actor, smtp_code=outcome.code, detail=outcome.text)
+        record_transition(
+            session, delivery, S.FAILED, actor=actor, smtp_code=outcome.code, detail=outcome.text
+        )
     else:
-        record_transition(session, delivery, S.DEFERRED, actor=actor, smtp_code=outcome.code, detail=outcome.text)
+        record_transition(
+            session, delivery, S.DEFERRED, actor=actor, smtp_code=outcome.code, detail=outcome.text
+        )
         delivery.next_attempt_at = now + _backoff(delivery.attempts)
     return delivery.state
 
@@ -166,14 +182,18 @@ def send_batch(
             campaigns.add(campaign.id)
             if campaign.id not in letters:
                 try:
-                    letters[campaign.id] = CompiledLetter(campaign.subject_template, campaign.body_template)
+                    letters[campaign.id] = CompiledLetter(
+                        campaign.subject_template, campaign.body_template
+                    )
                 except LetterError as exc:
                     letters[campaign.id] = exc
             letter = letters[campaign.id]
             try:
                 if isinstance(letter, LetterError):
                     raise letter
-                rendered = letter.render(recipient_context(delivery.contact, campaign.name, email=delivery.email))
+                rendered = letter.render(
+                    recipient_context(delivery.contact, campaign.name, email=delivery.email)
+                )
                 assert delivery.message_id is not None
                 msg = build_letter(
                     from_addr=campaign.mail_from or default_from,

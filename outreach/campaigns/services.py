@@ -71,7 +71,13 @@ def create_campaign(
 
 
 def update_campaign(
-    session: Session, campaign: Campaign, *, name: str, subject: str, body: str, audience: dict[str, Any]
+    session: Session,
+    campaign: Campaign,
+    *,
+    name: str,
+    subject: str,
+    body: str,
+    audience: dict[str, Any],
 ) -> Campaign:
     if campaign.status != CampaignStatus.DRAFT:
         raise CampaignError("a launched campaign's letter and audience can no longer be changed")
@@ -124,7 +130,9 @@ def launch(session: Session, campaign_id: int, *, actor: str, batch_size: int) -
         try:
             letter.render(recipient_context(contact, campaign.name))
         except LetterError as exc:
-            raise CampaignError(f"the letter to {contact.display_name} cannot be rendered: {exc}") from exc
+            raise CampaignError(
+                f"the letter to {contact.display_name} cannot be rendered: {exc}"
+            ) from exc
 
     now = utcnow()
     session.execute(
@@ -153,7 +161,11 @@ def launch(session: Session, campaign_id: int, *, actor: str, batch_size: int) -
             ).where(Delivery.campaign_id == campaign.id),
         )
     )
-    ids = list(session.scalars(select(Delivery.id).where(Delivery.campaign_id == campaign.id).order_by(Delivery.id)))
+    ids = list(
+        session.scalars(
+            select(Delivery.id).where(Delivery.campaign_id == campaign.id).order_by(Delivery.id)
+        )
+    )
     batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
     for batch in batches:
         defer(session, SEND_BATCH, batch)

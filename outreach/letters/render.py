@@ -92,7 +92,9 @@ def recipient_context(
     }
 
 
-_env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_env = ImmutableSandboxedEnvironment(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
+)
 
 
 def _line_in_template(tb: TracebackType | None, filename: str) -> int | None:

@@ -33,10 +33,10 @@ def parse_address(value: str, name: str) -> Address:
         header = email.policy.strict.header_factory("to", value)
     except (ValueError, IndexError, email.errors.HeaderParseError) as exc:
         raise HeaderError(f"{name}: {value!r} is not an e-mail address") from exc
-    addresses = getattr(header, "addresses", ())
+    addresses: tuple[Address, ...] = tuple(getattr(header, "addresses", ()))
     if header.defects or len(addresses) != 1:
         raise HeaderError(f"{name}: {value!r} is not one e-mail address")
-    address: Address = addresses[0]
+    address = addresses[0]
     if not address.username or not address.domain:
         raise HeaderError(f"{name}: {value!r} is not an e-mail address")
     return address
@@ -60,7 +60,9 @@ def build_letter(
     recipient = parse_address(to_addr, "To")
     msg["From"] = sender
     msg["To"] = Address(
-        display_name=header_safe(to_name, "To"), username=recipient.username, domain=recipient.domain
+        display_name=header_safe(to_name, "To"),
+        username=recipient.username,
+        domain=recipient.domain,
     )
     msg["Subject"] = header_safe(subject, "Subject")
     msg["Date"] = format_datetime(utcnow())

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -66,7 +65,9 @@ class SmtpTransport:
         cfg = self.config
         conn: smtplib.SMTP
         if cfg.use_ssl:
-            conn = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=ssl.create_default_context())
+            conn = smtplib.SMTP_SSL(
+                cfg.host, cfg.port, timeout=cfg.timeout, context=ssl.create_default_context()
+            )
         else:
             conn = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
             if cfg.starttls:
@@ -92,7 +93,7 @@ class SmtpTransport:
             # MAIL FROM, DATA or the end of DATA answered with an error; the connection may be dirty.
             self._reset()
             return self._outcome(exc.smtp_code, exc.smtp_error)
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             self.close()
             return SendOutcome("temporary", None, f"{type(exc).__name__}: {exc}")
         if refused:

@@ -59,7 +59,9 @@ def contacts() -> ResponseReturnValue:
     except AudienceError as exc:
         flash(str(exc), "error")
         audience = Audience()
-    stmt = audience.query() if not audience.is_empty_spec() else select(Contact).order_by(Contact.id)
+    stmt = (
+        audience.query() if not audience.is_empty_spec() else select(Contact).order_by(Contact.id)
+    )
     if q:
         like = f"%{q.lower()}%"
         stmt = stmt.where(
@@ -77,7 +79,13 @@ def contacts() -> ResponseReturnValue:
         )
     )
     return render_template(
-        "admin/contacts.html", rows=rows, total=total, page=page, page_size=PAGE_SIZE, q=q, args=request.args
+        "admin/contacts.html",
+        rows=rows,
+        total=total,
+        page=page,
+        page_size=PAGE_SIZE,
+        q=q,
+        args=request.args,
     )
 
 
@@ -109,7 +117,9 @@ def campaign_new() -> ResponseReturnValue:
             session.commit()
             flash(f"Campaign “{campaign.name}” saved as a draft.", "success")
             return redirect(url_for("admin.campaign_detail", campaign_id=campaign.id))
-    return render_template("admin/campaign_form.html", form=form, campaign=None), (400 if form.errors or form.form_errors else 200)
+    return render_template("admin/campaign_form.html", form=form, campaign=None), (
+        400 if form.errors or form.form_errors else 200
+    )
 
 
 @bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
@@ -198,8 +208,12 @@ def campaign_preview(campaign_id: int, contact_id: int) -> ResponseReturnValue:
     try:
         subject, body = services.preview(session, campaign, contact)
     except services.CampaignError as exc:
-        return render_template("admin/preview.html", campaign=campaign, contact=contact, error=str(exc)), 422
-    return render_template("admin/preview.html", campaign=campaign, contact=contact, subject=subject, body=body)
+        return render_template(
+            "admin/preview.html", campaign=campaign, contact=contact, error=str(exc)
+        ), 422
+    return render_template(
+        "admin/preview.html", campaign=campaign, contact=contact, subject=subject, body=body
+    )
 
 
 @bp.post("/campaigns/<int:campaign_id>/launch")
@@ -227,6 +241,10 @@ def delivery_detail(delivery_id: int) -> ResponseReturnValue:
     session = get_db().session
     delivery = session.get(Delivery, delivery_id) or abort(404)
     events = list(
-        session.scalars(select(DeliveryEvent).where(DeliveryEvent.delivery_id == delivery.id).order_by(DeliveryEvent.id))
+        session.scalars(
+            select(DeliveryEvent)
+            .where(DeliveryEvent.delivery_id == delivery.id)
+            .order_by(DeliveryEvent.id)
+        )
     )
     return render_template("admin/delivery.html", delivery=delivery, events=events)

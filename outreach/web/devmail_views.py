@@ -20,7 +20,10 @@ def mailbox() -> ResponseReturnValue:
     settings = get_settings()
     messages = read_mailbox(settings.devmail_path)
     return render_template(
-        "dev/mailbox.html", messages=messages, embedded=settings.uses_embedded_smtp, path=settings.devmail_path
+        "dev/mailbox.html",
+        messages=messages,
+        embedded=settings.uses_embedded_smtp,
+        path=settings.devmail_path,
     )
 
 

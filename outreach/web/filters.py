@@ -12,7 +12,11 @@ from contacts.countries import country_name
 def _datetime(value: datetime | None) -> str:
     if value is None:
         return "—"
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value.tzinfo else value.strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        value.strftime("%Y-%m-%d %H:%M:%S UTC")
+        if value.tzinfo
+        else value.strftime("%Y-%m-%d %H:%M:%S")
+    )
 
 
 def register_filters(app: Flask) -> None:

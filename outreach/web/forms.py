@@ -34,7 +34,8 @@ class CampaignForm(FlaskForm):
     subject = StringField("Subject", validators=[DataRequired(), Length(max=1000)])
     body = TextAreaField("Letter", validators=[DataRequired(), Length(max=100_000)])
     kinds = MultiCheckboxField(
-        "Kinds of official", choices=[SelectChoice(value, label) for value, label in KIND_LABELS.items()]
+        "Kinds of official",
+        choices=[SelectChoice(value, label) for value, label in KIND_LABELS.items()],
     )
     countries = StringField("Countries", description="ISO codes, comma-separated, e.g. FR, DE")
     groups = StringField("Political groups", description="e.g. EPP, S&D, Renew")
