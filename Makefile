@@ -6,6 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+LINT_PATHS := outreach contacts workers tests $(wildcard bench)
 
 .DEFAULT_GOAL := help
 .PHONY: help run test lint typecheck format bench clean compose-check
@@ -27,13 +28,13 @@ test: $(STAMP) ## Run the whole test suite (SQLite + embedded Redis unless OUTRE
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff and mypy
-	$(BIN)/ruff check outreach contacts workers tests bench
-	$(BIN)/ruff format --check outreach contacts workers tests bench
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 
 format: $(STAMP) ## Apply ruff's formatting and safe fixes
-	$(BIN)/ruff format outreach contacts workers tests bench
-	$(BIN)/ruff check --fix outreach contacts workers tests bench
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (loopback only, stops by itself)
 	$(BIN)/python bench/run.py

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask
+from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
@@ -23,6 +24,7 @@ def register_cli(app: Flask) -> None:
 
 
 @click.command("setup")
+@with_appcontext
 @click.option(
     "--no-directory", is_flag=True, help="Do not load the bundled directory of officials."
 )
@@ -47,7 +49,7 @@ def setup_command(no_directory: bool) -> None:
             click.echo("")
 
 
-@click.group("users")
+@click.group("users", cls=AppGroup)
 def users() -> None:
     """Manage staff accounts."""
 
@@ -73,7 +75,7 @@ def users_create(email: str, role: str, password: str | None) -> None:
     click.echo(f"Created {role} {user.email}" + (f" with password {password}" if generated else ""))
 
 
-@click.group("contacts")
+@click.group("contacts", cls=AppGroup)
 def contacts_group() -> None:
     """The directory of officials."""
 
@@ -88,7 +90,7 @@ def contacts_load_bundled() -> None:
     click.echo(str(report))
 
 
-@click.group("campaigns")
+@click.group("campaigns", cls=AppGroup)
 def campaigns_group() -> None:
     """Campaigns."""
 
@@ -110,6 +112,7 @@ def campaigns_launch(campaign_id: int) -> None:
 
 
 @click.command("settings")
+@with_appcontext
 def settings_command() -> None:
     """Print every OUTREACH_* variable with its default and meaning."""
     for name, default, meaning in describe_settings():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Flask
 
@@ -19,6 +19,14 @@ def _datetime(value: datetime | None) -> str:
     )
 
 
+def _timestamp(value: float | None) -> str:
+    """Seconds since the epoch (a Maildir delivery time) as a UTC date and time."""
+    if not value:
+        return "—"
+    return _datetime(datetime.fromtimestamp(value, UTC))
+
+
 def register_filters(app: Flask) -> None:
+    app.jinja_env.filters["timestamp"] = _timestamp
     app.jinja_env.filters["dt"] = _datetime
     app.jinja_env.filters["country_name"] = country_name
