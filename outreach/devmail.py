@@ -4,8 +4,8 @@
 engine talks to. Every message it accepts is written to a Maildir (instance/devmail by default)
 together with its SMTP envelope, so the web app's /dev/mailbox page (another process) can list it.
 
-Faults can be switched on for tests: answer a 4xx or 5xx, drop the connection after DATA without
-answering, or answer DATA slowly. A fault applies to the next N messages, or to all.
+Faults can be switched on for tests: answer a 4xx or 5xx, store the message but drop the
+connection without answering, or answer DATA slowly. A fault applies to the next N messages, or to all.
 """
 
 from __future__ import annotations
@@ -97,16 +97,20 @@ class CaptureHandler:
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
         fault = self._take_fault()
-        if fault is not None:
-            if fault.action == "disconnect":
-                # The message was transmitted but no reply comes: the sender cannot know the outcome.
-                if server.transport is not None:
-                    server.transport.close()
-                return "421 closing"
-            if fault.action == "slow":
-                await asyncio.sleep(fault.delay)
-            else:
-                return fault.action
+        if fault is not None and fault.action == "slow":
+            await asyncio.sleep(fault.delay)
+        elif fault is not None and fault.action != "disconnect":
+            return fault.action
+        self._store(envelope)
+        if fault is not None and fault.action == "disconnect":
+            # The message is stored, but the answer never reaches the sender: the worst case for
+            # "exactly once", since the sender cannot know that the letter went out.
+            if server.transport is not None:
+                server.transport.close()
+            return "421 closing"
+        return "250 Message accepted for delivery"
+
+    def _store(self, envelope: Envelope) -> None:
         content = envelope.original_content or envelope.content or b""
         if isinstance(content, str):
             content = content.encode("utf-8")
@@ -118,7 +122,6 @@ class CaptureHandler:
             self._box.add(header + content)
             self.accepted += 1
         log.info("captured a message for %s", ", ".join(envelope.rcpt_tos))
-        return "250 Message accepted for delivery"
 
 
 class CaptureServer:

@@ -38,7 +38,7 @@ class Settings:
     secret_key: str = field(
         default="",
         metadata=_meta(
-            "Signs sessions, CSRF and reply tokens. Generated once into instance/secret_key when unset."
+            "Signs sessions and CSRF tokens. Generated once into instance/secret_key when unset."
         ),
     )
     database_url: str = field(
@@ -50,7 +50,7 @@ class Settings:
     redis_url: str = field(
         default="",
         metadata=_meta(
-            "Broker and rate-limit store. Default: the embedded redis-server on 127.0.0.1:EMBEDDED_REDIS_PORT."
+            "The job broker. Default: the embedded redis-server on 127.0.0.1:EMBEDDED_REDIS_PORT."
         ),
     )
     embedded_redis_port: int = field(
@@ -77,14 +77,16 @@ class Settings:
         default="bounces@localhost", metadata=_meta("Envelope sender (where bounces go).")
     )
     base_url: str = field(
-        default="http://127.0.0.1:5000", metadata=_meta("Public URL of the web app, used in links.")
+        default="http://127.0.0.1:5000",
+        metadata=_meta("Public URL of the web app; https:// makes cookies Secure."),
     )
     web_port: int = field(
         default=5000, metadata=_meta("Port of the web server started by `make run`.")
     )
     send_batch_size: int = field(default=50, metadata=_meta("Delivery ids per sending job."))
     admin_email: str = field(
-        default="admin@example.org", metadata=_meta("First admin account created by `make run`.")
+        default="admin@example.org",
+        metadata=_meta("E-mail of the first admin, created by `flask setup` (run by `make run`)."),
     )
 
     # --- derived values -------------------------------------------------------------------------
@@ -194,6 +196,15 @@ def _coerce(type_name: Any, raw: str, name: str) -> Any:
     except ValueError as exc:
         raise ValueError(f"OUTREACH_{name.upper()}={raw!r} is not a valid {kind}") from exc
     return raw
+
+
+def settings_table_markdown() -> str:
+    """The configuration table of README.md (a test keeps README equal to it)."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, default, meaning in describe_settings():
+        shown = f"`{default}`" if default else "(empty)"
+        lines.append(f"| `{name}` | {shown} | {meaning} |")
+    return "\n".join(lines)
 
 
 def describe_settings() -> list[tuple[str, str, str]]:

@@ -64,3 +64,13 @@ def test_every_setting_is_described() -> None:
     rows = describe_settings()
     assert len(rows) == len(Settings.__dataclass_fields__)
     assert all(name.startswith("OUTREACH_") and meaning for name, _default, meaning in rows)
+
+
+def test_readme_configuration_table_matches_the_code() -> None:
+    """README's table is the one generated from the settings: docs cannot drift from the code."""
+    from pathlib import Path
+
+    from outreach.settings import settings_table_markdown
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert settings_table_markdown() in readme

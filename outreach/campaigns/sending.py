@@ -129,6 +129,11 @@ def record_outcome(
         record_transition(
             session, delivery, S.FAILED, actor=actor, smtp_code=outcome.code, detail=outcome.text
         )
+    elif outcome.kind == "uncertain":
+        # The server may have the letter: never resent automatically; staff decide.
+        record_transition(
+            session, delivery, S.UNCERTAIN, actor=actor, smtp_code=outcome.code, detail=outcome.text
+        )
     else:
         record_transition(
             session, delivery, S.DEFERRED, actor=actor, smtp_code=outcome.code, detail=outcome.text

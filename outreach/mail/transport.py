@@ -1,20 +1,25 @@
 """The SMTP transport: one reused connection, outcomes classified as the state machine needs them.
 
 `SmtpTransport.send` never raises for SMTP-level problems; it returns a SendOutcome whose kind is
-`sent` (250 after DATA), `temporary` (4xx, timeout, connection trouble: retry later) or `permanent`
-(5xx: never retry). The connection is kept open between messages and reopened after an error.
+`sent` (250 after DATA), `temporary` (4xx, timeout, connection trouble before the message was
+handed over, or a relay that refuses us: retry later), `permanent` (5xx to this recipient or this
+message: never retry) or `uncertain` (the connection broke after the message was transmitted: the
+server may have it). The connection is kept open between messages and reopened after an error.
 """
 
 from __future__ import annotations
 
+import io
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass
+from email.generator import BytesGenerator
 from email.message import EmailMessage
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-OutcomeKind = Literal["sent", "temporary", "permanent"]
+OutcomeKind = Literal["sent", "temporary", "permanent", "uncertain"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,23 @@ class SmtpConfig:
         )
 
 
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _dot_stuffed(msg: EmailMessage) -> bytes:
+    """The message as DATA bytes: CRLF line ends, leading dots doubled, the final dot line."""
+    buffer = io.BytesIO()
+    BytesGenerator(buffer, policy=msg.policy.clone(linesep="\r\n")).flatten(msg)
+    data = _LEADING_DOT.sub(b"..", buffer.getvalue())
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
 class SmtpTransport:
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
@@ -83,27 +105,57 @@ class SmtpTransport:
         return self._conn
 
     def send(self, msg: EmailMessage, envelope_from: str, recipient: str) -> SendOutcome:
-        try:
-            conn = self._connection()
-            refused = conn.send_message(msg, from_addr=envelope_from, to_addrs=[recipient])
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, text = next(iter(exc.recipients.values()))
-            return self._outcome(code, text)
-        except smtplib.SMTPResponseException as exc:
-            # MAIL FROM, DATA or the end of DATA answered with an error; the connection may be dirty.
-            self._reset()
-            return self._outcome(exc.smtp_code, exc.smtp_error)
-        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
-            self.close()
-            return SendOutcome("temporary", None, f"{type(exc).__name__}: {exc}")
-        if refused:
-            code, text = next(iter(refused.values()))
-            return self._outcome(code, text)
-        return SendOutcome("sent", 250, "accepted")
+        """Send one message to one recipient, step by step, so that every failure is classified
+        by how far the conversation got: before DATA's 354 nothing was handed over and a retry is
+        safe; after it, a lost connection leaves the outcome unknown (`uncertain`)."""
+        data = _dot_stuffed(msg)
+        for attempt in (1, 2):
+            reused = self._conn is not None
+            try:
+                conn = self._connection()
+            except smtplib.SMTPResponseException as exc:
+                # The relay refused us (greeting, STARTTLS or AUTH): a configuration or relay
+                # problem, not this recipient's. Retry later; never fail the letter for it.
+                self.close()
+                return SendOutcome("temporary", exc.smtp_code, f"relay: {_text(exc.smtp_error)}")
+            except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+                self.close()
+                return SendOutcome("temporary", None, f"relay: {type(exc).__name__}: {exc}")
+            try:
+                conn.ehlo_or_helo_if_needed()
+                code, reply = conn.mail(envelope_from)
+                if code != 250:
+                    # Our envelope sender was refused: the relay's policy, the same for everyone.
+                    self._reset()
+                    return SendOutcome("temporary", code, f"MAIL FROM refused: {_text(reply)}")
+                code, reply = conn.rcpt(recipient)
+                if code not in (250, 251):
+                    self._reset()
+                    return self._outcome(code, reply)
+                code, reply = conn.docmd("DATA")
+                if code != 354:
+                    self._reset()
+                    return self._outcome(code, reply)
+            except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+                self.close()
+                if reused and attempt == 1:
+                    continue  # a kept-open connection the server had closed: reconnect once
+                return SendOutcome("temporary", None, f"{type(exc).__name__}: {exc}")
+            try:
+                conn.send(data)
+                code, reply = conn.getreply()
+            except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+                # The message may have been accepted; only the answer was lost.
+                self.close()
+                return SendOutcome(
+                    "uncertain", None, f"no answer after DATA: {type(exc).__name__}: {exc}"
+                )
+            return self._outcome(code, reply)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
     def _outcome(code: int, text: bytes | str) -> SendOutcome:
-        message = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+        message = _text(text)
         if 200 <= code < 300:
             return SendOutcome("sent", code, message)
         if 500 <= code < 600:
