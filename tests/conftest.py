@@ -231,3 +231,48 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 60.0, interval: flo
             return
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+# --- small builders shared by the tests ----------------------------------------------------------
+def draft_campaign(
+    app: Flask,
+    audience: dict[str, Any],
+    *,
+    body: str = "{{ salutation }}",
+    subject: str = "Hi",
+    name: str = "Test letter",
+    load_directory: bool = True,
+) -> int:
+    """A draft campaign (after loading the bundled directory, unless told not to); its id."""
+    from contacts.bundled import load_bundled
+    from outreach.campaigns import services
+
+    with app.app_context(), get_db().transaction() as session:
+        if load_directory:
+            load_bundled(session)
+        return services.create_campaign(
+            session, name=name, subject=subject, body=body, audience=audience
+        ).id
+
+
+def launch_campaign(app: Flask, campaign_id: int, batch_size: int = 10) -> Any:
+    from outreach.campaigns import services
+
+    with app.app_context(), get_db().transaction() as session:
+        return services.launch(session, campaign_id, actor="test", batch_size=batch_size)
+
+
+def count_rows(app: Flask, model: type) -> int:
+    from sqlalchemy import func, select
+
+    with app.app_context():
+        return get_db().session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def campaign_status(app: Flask, campaign_id: int) -> str:
+    from outreach.campaigns.models import Campaign
+
+    with app.app_context():
+        campaign = get_db().session.get(Campaign, campaign_id)
+        assert campaign is not None
+        return campaign.status

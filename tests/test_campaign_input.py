@@ -9,11 +9,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from contacts.bundled import load_bundled
 from outreach.campaigns import services
 from outreach.campaigns.models import Campaign, Delivery
 from outreach.extensions import get_db
-from tests.conftest import csrf_token_from
+from tests.conftest import (
+    campaign_status,
+    count_rows,
+    csrf_token_from,
+    draft_campaign,
+    launch_campaign,
+)
 
 
 def test_a_template_syntax_error_is_refused_naming_its_line(app: Flask) -> None:
@@ -49,75 +54,32 @@ def test_an_unknown_attribute_of_the_recipient_is_refused_at_launch_with_its_lin
 ) -> None:
     """`recipient.nickname` does not exist: the launch is refused naming the line, and no
     delivery is created."""
-    with app.app_context():
-        db = get_db()
-        with db.transaction() as session:
-            load_bundled(session)
-            campaign_id = services.create_campaign(
-                session,
-                name="Attr",
-                subject="Hi",
-                body="{{ salutation }}\n\nDear {{ recipient.nickname }}\n",
-                audience={"countries": ["MT"]},
-            ).id
-        with (
-            pytest.raises(services.CampaignError, match=r"body, line 3: .*nickname"),
-            db.transaction() as session,
-        ):
-            services.launch(session, campaign_id, actor="test", batch_size=10)
-        with db.transaction() as session:
-            assert session.scalar(select(func.count()).select_from(Delivery)) == 0
-            assert session.get(Campaign, campaign_id).status == "draft"  # type: ignore[union-attr]
+    campaign_id = draft_campaign(
+        app, {"countries": ["MT"]}, body="{{ salutation }}\n\nDear {{ recipient.nickname }}\n"
+    )
+    with pytest.raises(services.CampaignError, match=r"body, line 3: .*nickname"):
+        launch_campaign(app, campaign_id)
+    assert count_rows(app, Delivery) == 0
+    assert campaign_status(app, campaign_id) == "draft"
 
 
 def test_launching_an_empty_audience_is_refused(app: Flask) -> None:
     """An audience that selects no one (no MEP from a country that does not exist) cannot be
     launched; the campaign stays a draft and no job is queued."""
-    with app.app_context():
-        db = get_db()
-        with db.transaction() as session:
-            load_bundled(session)
-            campaign_id = services.create_campaign(
-                session,
-                name="Nobody",
-                subject="Hi",
-                body="{{ salutation }}",
-                audience={"countries": ["XX"]},
-            ).id
-        with (
-            pytest.raises(services.CampaignError, match="has no one who can be written to"),
-            db.transaction() as session,
-        ):
-            services.launch(session, campaign_id, actor="test", batch_size=10)
-        with db.transaction() as session:
-            assert session.get(Campaign, campaign_id).status == "draft"  # type: ignore[union-attr]
-            assert session.scalar(select(func.count()).select_from(Delivery)) == 0
+    campaign_id = draft_campaign(app, {"countries": ["XX"]})
+    with pytest.raises(services.CampaignError, match="has no one who can be written to"):
+        launch_campaign(app, campaign_id)
+    assert campaign_status(app, campaign_id) == "draft"
+    assert count_rows(app, Delivery) == 0
 
 
 def test_a_campaign_is_launched_only_once(app: Flask) -> None:
     """A second launch of the same campaign is refused and adds no delivery."""
-    with app.app_context():
-        db = get_db()
-        with db.transaction() as session:
-            load_bundled(session)
-            campaign_id = services.create_campaign(
-                session,
-                name="Once",
-                subject="Hi",
-                body="{{ salutation }}",
-                audience={"countries": ["MT"]},
-            ).id
-        with db.transaction() as session:
-            first = services.launch(session, campaign_id, actor="test", batch_size=10)
-        with (
-            pytest.raises(services.CampaignError, match="already been launched"),
-            db.transaction() as session,
-        ):
-            services.launch(session, campaign_id, actor="test", batch_size=10)
-        with db.transaction() as session:
-            assert (
-                session.scalar(select(func.count()).select_from(Delivery)) == first.deliveries == 6
-            )
+    campaign_id = draft_campaign(app, {"countries": ["MT"]})
+    first = launch_campaign(app, campaign_id)
+    with pytest.raises(services.CampaignError, match="already been launched"):
+        launch_campaign(app, campaign_id)
+    assert count_rows(app, Delivery) == first.deliveries == 6
 
 
 def test_an_unknown_audience_field_is_refused(app: Flask) -> None:
@@ -159,14 +121,8 @@ def test_launch_through_the_console_refuses_an_empty_audience_with_a_message(
 ) -> None:
     """The launch button on a campaign whose audience is empty flashes why, and queues nothing."""
     client = login("campaigner")
-    with app.app_context(), get_db().transaction() as session:
-        campaign_id = services.create_campaign(
-            session,
-            name="Empty",
-            subject="Hi",
-            body="{{ salutation }}",
-            audience={"countries": ["MT"]},
-        ).id  # no contact loaded: the audience is empty
+    # No directory loaded: the audience is empty.
+    campaign_id = draft_campaign(app, {"countries": ["MT"]}, load_directory=False)
     page = client.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
     token = csrf_token_from(page)
     resp = client.post(

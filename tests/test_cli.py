@@ -5,18 +5,13 @@ from __future__ import annotations
 import re
 
 from flask import Flask
-from sqlalchemy import func, select
 
 from contacts.models import Contact
 from outreach.accounts.models import User
 from outreach.accounts.services import authenticate
 from outreach.campaigns.models import Delivery
 from outreach.extensions import get_db
-
-
-def _count(app: Flask, model: type) -> int:
-    with app.app_context():
-        return get_db().session.scalar(select(func.count()).select_from(model)) or 0
+from tests.conftest import count_rows, draft_campaign
 
 
 def test_setup_on_first_run_loads_the_directory_and_prints_a_working_admin_password(
@@ -30,7 +25,7 @@ def test_setup_on_first_run_loads_the_directory_and_prints_a_working_admin_passw
     match = re.search(r"e-mail:\s+(\S+)\s+password:\s+(\S+)", first.output)
     assert match, first.output
     email, password = match.groups()
-    assert _count(app, Contact) == 721
+    assert count_rows(app, Contact) == 721
     with app.app_context():
         user = authenticate(get_db().session, email, password)
         assert user is not None
@@ -39,8 +34,8 @@ def test_setup_on_first_run_loads_the_directory_and_prints_a_working_admin_passw
     second = runner.invoke(args=["setup"])
     assert second.exit_code == 0, second.output
     assert "password" not in second.output
-    assert _count(app, Contact) == 721
-    assert _count(app, User) == 1
+    assert count_rows(app, Contact) == 721
+    assert count_rows(app, User) == 1
 
 
 def test_users_create_refuses_a_duplicate_and_a_short_password(app: Flask) -> None:
@@ -63,27 +58,18 @@ def test_users_create_refuses_a_duplicate_and_a_short_password(app: Flask) -> No
     short = runner.invoke(args=["users", "create", "other@example.org", "--password", "short"])
     assert short.exit_code != 0
     assert "at least 12 characters" in short.output
-    assert _count(app, User) == 1
+    assert count_rows(app, User) == 1
 
 
 def test_campaign_launch_from_the_command_line_creates_the_deliveries(app: Flask) -> None:
     """`flask campaigns launch ID` does what the launch button does; an unknown id is an error."""
-    from outreach.campaigns import services
-
     runner = app.test_cli_runner()
     assert runner.invoke(args=["contacts", "load-bundled"]).exit_code == 0
-    with app.app_context(), get_db().transaction() as session:
-        campaign_id = services.create_campaign(
-            session,
-            name="CLI",
-            subject="Hi",
-            body="{{ salutation }}",
-            audience={"countries": ["MT"]},
-        ).id
+    campaign_id = draft_campaign(app, {"countries": ["MT"]}, load_directory=False)
     result = runner.invoke(args=["campaigns", "launch", str(campaign_id)])
     assert result.exit_code == 0, result.output
     assert "Launched: 6 deliveries in 1 batches" in result.output
-    assert _count(app, Delivery) == 6
+    assert count_rows(app, Delivery) == 6
     missing = runner.invoke(args=["campaigns", "launch", "9999"])
     assert missing.exit_code != 0
     assert "there is no campaign 9999" in missing.output

@@ -6,13 +6,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from contacts.bundled import load_bundled
-from outreach.campaigns import services
 from outreach.campaigns.models import Delivery, DeliveryEvent
 from outreach.campaigns.sending import send_batch
 from outreach.devmail import CaptureServer, read_mailbox
 from outreach.extensions import get_db
 from outreach.mail.transport import SmtpConfig, SmtpTransport
+from tests.conftest import draft_campaign, launch_campaign
 
 
 @pytest.mark.parametrize(
@@ -30,20 +29,11 @@ def test_an_smtp_fault_leaves_the_delivery_in_the_state_the_design_names(
     after the message was transmitted → uncertain (the server did store it: it must not be
     resent silently). The event log shows queued → sending → that state."""
     smtp_server.handler.set_fault(fault, count=1)
+    campaign_id = draft_campaign(app, {"countries": ["MT"], "groups": ["EPP"]})
+    launch_campaign(app, campaign_id)
     with app.app_context():
         db = get_db()
         with db.transaction() as session:
-            load_bundled(session)
-            campaign = services.create_campaign(
-                session,
-                name="Faults",
-                subject="Hi",
-                body="{{ salutation }}",
-                audience={"countries": ["MT"], "groups": ["EPP"]},
-            )
-            campaign_id = campaign.id
-        with db.transaction() as session:
-            services.launch(session, campaign_id, actor="test", batch_size=50)
             ids = list(
                 session.scalars(
                     select(Delivery.id)
