@@ -117,7 +117,9 @@ class Membership(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
     acronym: Mapped[str] = mapped_column(String(32))
     # "committee" or "delegation"
     body_kind: Mapped[str] = mapped_column(String(16))

@@ -143,7 +143,9 @@ def test_campaign_from_form_to_smtp_server(
         with get_db().transaction() as session:
             load_bundled(session)
         with get_db().transaction() as session:
-            maltese = list(session.scalars(Audience.from_dict({"countries": ["MT"]}).query()))
+            maltese = list(
+                session.scalars(Audience.from_dict({"countries": ["MT"]}).query(session))
+            )
             maltese_meps = session.scalar(
                 select(func.count()).where(Contact.country_code == "MT", Contact.kind == "mep")
             )
@@ -162,7 +164,7 @@ def test_campaign_from_form_to_smtp_server(
     page.get_by_label("Name", exact=True).fill("Malta letter")
     page.get_by_label("Subject", exact=True).fill(SUBJECT)
     page.get_by_label("Letter", exact=True).fill(BODY)
-    page.get_by_label("Countries", exact=True).fill("MT")
+    page.get_by_label("Audience", exact=True).fill("country:MT")
     page.get_by_role("button", name="Save draft").click()
     page.wait_for_url("**/campaigns/*")
     campaign_id = int(_path(page).rsplit("/", 1)[1])
@@ -172,14 +174,14 @@ def test_campaign_from_form_to_smtp_server(
         campaign = session.get(Campaign, campaign_id)
         assert campaign is not None
         assert (campaign.name, campaign.status) == ("Malta letter", "draft")
-        assert campaign.audience.get("countries") == ["MT"]
+        assert campaign.audience == {"filter": "country:MT"}
         assert campaign.body_template.replace("\r\n", "\n") == BODY
 
     # The draft page: audience count, preview of the first recipient.
     expect(page.get_by_role("heading", level=1)).to_contain_text("Malta letter")
     expect(page.locator(".stat").first).to_contain_text("in the audience")
     assert page.locator(".stat b").first.inner_text() == "6"
-    expect(page.locator(".card", has_text="Audience:")).to_contain_text("country MT")
+    expect(page.locator(".card", has_text="Audience:")).to_contain_text("country:MT")
     expect(page.get_by_role("heading", name=f"Preview for {first.display_name}")).to_be_visible()
     preview = page.locator("pre.letter").first.inner_text()
     assert preview.startswith(salutation(first) + "\n"), preview
@@ -288,7 +290,7 @@ def test_unknown_placeholder_is_refused_with_its_line_and_nothing_saved(
     page.get_by_label("Name", exact=True).fill("Misspelt")
     page.get_by_label("Subject", exact=True).fill("Hello")
     page.get_by_label("Letter", exact=True).fill(MISSPELT)
-    page.get_by_label("Countries", exact=True).fill("MT")
+    page.get_by_label("Audience", exact=True).fill("country:MT")
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         page.get_by_role("button", name="Save draft").click()
     assert posted.value.status == 400

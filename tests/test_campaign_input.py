@@ -64,9 +64,9 @@ def test_an_unknown_attribute_of_the_recipient_is_refused_at_launch_with_its_lin
 
 
 def test_launching_an_empty_audience_is_refused(app: Flask) -> None:
-    """An audience that selects no one (no MEP from a country that does not exist) cannot be
-    launched; the campaign stays a draft and no job is queued."""
-    campaign_id = draft_campaign(app, {"countries": ["XX"]})
+    """An audience that selects no one (a contact id that does not exist) cannot be launched;
+    the campaign stays a draft and no job is queued."""
+    campaign_id = draft_campaign(app, {"filter": "id:999999"})
     with pytest.raises(services.CampaignError, match="has no one who can be written to"):
         launch_campaign(app, campaign_id)
     assert campaign_status(app, campaign_id) == "draft"
@@ -132,3 +132,11 @@ def test_launch_through_the_console_refuses_an_empty_audience_with_a_message(
     assert "Not launched: the audience" in resp.get_data(as_text=True)
     with app.app_context():
         assert get_db().session.scalar(select(func.count()).select_from(Delivery)) == 0
+
+
+def test_an_audience_naming_an_unknown_country_is_refused_when_saved(app: Flask) -> None:
+    """A typo in the audience is an error at save time with its column, not an empty audience."""
+    with pytest.raises(
+        services.CampaignError, match=r"audience: unknown country 'XX' \(at column 1\)"
+    ):
+        draft_campaign(app, {"filter": "country:XX"})

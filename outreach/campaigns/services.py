@@ -33,13 +33,14 @@ def _check_letter(subject: str, body: str) -> CompiledLetter:
         raise CampaignError(str(exc)) from exc
 
 
-def _check_audience(audience: dict[str, Any] | Audience) -> Audience:
-    if isinstance(audience, Audience):
-        return audience
+def _check_audience(session: Session, audience: dict[str, Any] | Audience) -> Audience:
+    """The audience, checked down to the saved lists it names."""
     try:
-        return Audience.from_dict(audience)
+        spec = audience if isinstance(audience, Audience) else Audience.from_dict(audience)
+        spec.matching_condition(session)
     except AudienceError as exc:
         raise CampaignError(f"audience: {exc}") from exc
+    return spec
 
 
 def create_campaign(
@@ -56,7 +57,7 @@ def create_campaign(
     if not name:
         raise CampaignError("a campaign needs a name")
     _check_letter(subject, body)
-    spec = _check_audience(audience)
+    spec = _check_audience(session, audience)
     campaign = Campaign(
         name=name,
         subject_template=subject,
@@ -84,7 +85,7 @@ def update_campaign(
     if not name.strip():
         raise CampaignError("a campaign needs a name")
     _check_letter(subject, body)
-    spec = _check_audience(audience)
+    spec = _check_audience(session, audience)
     campaign.name = name.strip()
     campaign.subject_template = subject
     campaign.body_template = body
@@ -120,8 +121,11 @@ def launch(session: Session, campaign_id: int, *, actor: str, batch_size: int) -
     if campaign.status != CampaignStatus.DRAFT:
         raise CampaignError(f"campaign {campaign.name!r} has already been launched")
     letter = _check_letter(campaign.subject_template, campaign.body_template)
-    audience = _check_audience(campaign.audience)
-    recipients = audience.contacts(session)
+    audience = _check_audience(session, campaign.audience)
+    try:
+        recipients = audience.contacts(session)
+    except AudienceError as exc:
+        raise CampaignError(f"audience: {exc}") from exc
     if not recipients:
         raise CampaignError(
             f"the audience ({audience.describe()}) has no one who can be written to; nothing was launched"

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from contacts.audience import Audience, AudienceError
@@ -47,32 +45,24 @@ def dashboard() -> ResponseReturnValue:
 def contacts() -> ResponseReturnValue:
     session = get_db().session
     q = (request.args.get("q") or "").strip()
-    spec: dict[str, Any] = {
-        key: [v for v in request.args.get(key, "").replace(";", ",").split(",") if v.strip()]
-        for key in ("countries", "groups", "bodies")
-    }
-    kind = request.args.get("kind") or ""
-    if kind:
-        spec["kinds"] = [kind]
+    filter_text = (request.args.get("filter") or "").strip()
+    error = None
     try:
-        audience = Audience.from_dict(spec)
+        condition = Audience(filter=filter_text).matching_condition(session)
     except AudienceError as exc:
-        flash(str(exc), "error")
-        audience = Audience()
-    stmt = (
-        audience.query() if not audience.is_empty_spec() else select(Contact).order_by(Contact.id)
-    )
+        error = str(exc)
+        condition = false()
+    stmt = select(Contact).where(condition)
     if q:
         like = f"%{q.lower()}%"
         stmt = stmt.where(
             or_(func.lower(Contact.display_name).like(like), func.lower(Contact.email).like(like))
         )
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page = _page()
     rows = list(
         session.scalars(
-            stmt.order_by(None)
-            .order_by(Contact.family_name, Contact.given_name)
+            stmt.order_by(Contact.family_name, Contact.given_name, Contact.id)
             .options(selectinload(Contact.memberships))
             .limit(PAGE_SIZE)
             .offset((page - 1) * PAGE_SIZE)
@@ -85,7 +75,28 @@ def contacts() -> ResponseReturnValue:
         page=page,
         page_size=PAGE_SIZE,
         q=q,
-        args=request.args,
+        filter_text=filter_text,
+        error=error,
+    )
+
+
+@bp.get("/audience/preview")
+def audience_preview() -> ResponseReturnValue:
+    """Live count for the audience builder: matches, exclusions by reason, the first names."""
+    session = get_db().session
+    audience = Audience(filter=(request.args.get("filter") or "").strip())
+    try:
+        count = audience.count(session)
+        exclusions = audience.exclusions(session)
+        sample = [c.display_name for c in session.scalars(audience.query(session).limit(8))]
+    except AudienceError as exc:
+        return jsonify(error=str(exc)), 422
+    return jsonify(
+        count=count,
+        excluded=exclusions.total,
+        excluded_reasons=exclusions.describe(),
+        sample=sample,
+        describe=audience.describe(),
     )
 
 
@@ -159,6 +170,13 @@ def campaign_detail(campaign_id: int) -> ResponseReturnValue:
     session = get_db().session
     campaign = session.get(Campaign, campaign_id) or abort(404)
     audience = Audience.from_dict(campaign.audience)
+    try:
+        audience_count = audience.count(session)
+        exclusions = audience.exclusions(session)
+        sample = session.scalars(audience.query(session).limit(1)).first()
+        audience_error = None
+    except AudienceError as exc:
+        audience_count, exclusions, sample, audience_error = 0, None, None, str(exc)
     state = request.args.get("state") or ""
     stmt = select(Delivery).where(Delivery.campaign_id == campaign.id)
     if state:
@@ -174,8 +192,7 @@ def campaign_detail(campaign_id: int) -> ResponseReturnValue:
         )
     )
     counts = services.state_counts(session, [campaign.id])[campaign.id]
-    sample = session.scalars(audience.query().limit(1)).first()
-    preview_error = None
+    preview_error = audience_error
     preview = None
     if sample is not None:
         try:
@@ -186,7 +203,8 @@ def campaign_detail(campaign_id: int) -> ResponseReturnValue:
         "admin/campaign.html",
         campaign=campaign,
         audience=audience,
-        audience_count=audience.count(session),
+        audience_count=audience_count,
+        exclusions=exclusions,
         counts=counts,
         deliveries=deliveries,
         total=total,
