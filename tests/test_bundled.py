@@ -17,13 +17,28 @@ from sqlalchemy.orm import Session
 import outreach.accounts.models
 import outreach.campaigns.models  # noqa: F401
 from contacts.base import Base
-from contacts.bundled import MEP_POSITION, LoadReport, load_bundled, parse_role
-from contacts.models import Contact, Membership, MembershipRole
+from contacts.bundled import (
+    MEP_POSITION,
+    MINISTER_REVIEW_REASON,
+    MINISTER_SOURCE,
+    LoadReport,
+    load_bundled,
+    parse_role,
+)
+from contacts.models import (
+    Contact,
+    ContactChange,
+    ContactEmail,
+    ImportRun,
+    Membership,
+    MembershipRole,
+)
 
 MEPS = 719
 LEADERS_NOT_MEPS = 2  # the Presidents of the Commission and of the European Council
 EP_LEADERS = 20  # the EP President, 14 Vice-Presidents and 5 Quaestors, all of them MEPs
-CONTACTS = MEPS + LEADERS_NOT_MEPS
+MINISTERS = 27  # the EU foreign ministers of December 2022, without addresses
+CONTACTS = MEPS + LEADERS_NOT_MEPS + MINISTERS
 SEATS = 4175  # 2,258 committee and 1,917 delegation seats in meps_term10.csv
 
 
@@ -67,11 +82,12 @@ def _members_of(session: Session, acronym: str) -> int:
 
 
 def test_first_load_creates_every_mep_and_institution_leader(engine: Engine) -> None:
-    """719 MEPs and the 2 leaders who are not MEPs are created; the 20 EP leaders are MEPs."""
+    """719 MEPs, the 2 leaders who are not MEPs and 27 ministers are created; the 20 EP leaders
+    are MEPs."""
     report = _load(engine)
 
     assert (report.created, report.updated, report.unchanged) == (CONTACTS, 0, 0)
-    assert report.without_email == 2
+    assert report.without_email == LEADERS_NOT_MEPS + MINISTERS
     with Session(engine) as session:
         assert _count(session) == CONTACTS
         assert _count(session, Contact.kind == "mep") == MEPS
@@ -152,7 +168,7 @@ def test_data_quirks_are_kept_not_corrected(engine: Engine) -> None:
         assert _contact(session, "257043").display_name == "Maravillas Abadía Jover"
         greek = _contact(session, "256820")
         assert (greek.country_code, greek.languages) == ("GR", ["el"])
-        assert _count(session, Contact.country_code == "GR") == 21
+        assert _count(session, Contact.country_code == "GR", Contact.kind == "mep") == 21
         unknown = _contact(session, "256960")  # Sibylle Berg: no honorific, gender "NKN"
         assert (unknown.honorific, unknown.gender) == (None, None)
         no_mandate_start = _count(session, Contact.kind == "mep", Contact.term_start.is_(None))
@@ -251,7 +267,7 @@ def test_reload_keeps_what_staff_added(engine: Engine) -> None:
     report = _load(engine)
 
     assert (report.created, report.updated, report.unchanged) == (0, 0, CONTACTS)
-    assert report.without_email == 1
+    assert report.without_email == 1 + MINISTERS
     with Session(engine) as session:
         commission = session.scalars(select(Contact).where(Contact.wikidata_id == "Q57641")).one()
         assert commission.email == "president@example.org"
@@ -285,12 +301,83 @@ def test_existing_contacts_are_matched_not_duplicated(engine: Engine) -> None:
         assert costa.email == "costa@example.org"
 
 
-def test_load_of_741_rows_takes_well_under_two_seconds(engine: Engine) -> None:
+def test_load_of_768_rows_takes_well_under_two_seconds(engine: Engine) -> None:
     """The first load and its commit, and a re-load, each finish in under two seconds on SQLite."""
     for _ in range(2):
         started = time.perf_counter()
         _load(engine)
         assert time.perf_counter() - started < 2.0
+
+
+def test_ministers_load_flagged_for_review_and_cannot_be_written_to(engine: Engine) -> None:
+    """The 27 foreign ministers of December 2022 load with their title, country and Wikidata id,
+    flagged for review with the reason, and without an address, so no letter can reach them."""
+    _load(engine)
+
+    with Session(engine) as session:
+        ministers = list(session.scalars(select(Contact).where(Contact.kind == "minister")))
+        assert len(ministers) == MINISTERS
+        assert len({m.country_code for m in ministers}) == MINISTERS
+        assert all(m.needs_review and m.review_reason == MINISTER_REVIEW_REASON for m in ministers)
+        assert not any(m.sendable or m.email for m in ministers)
+        assert {m.source for m in ministers} == {MINISTER_SOURCE}
+        baerbock = session.scalars(select(Contact).where(Contact.wikidata_id == "Q564328")).one()
+        assert (baerbock.display_name, baerbock.country_code) == ("Annalena Baerbock", "DE")
+        assert baerbock.position == "Federal Minister for Foreign Affairs"
+        assert baerbock.organisation is None  # the file names no ministry
+        assert baerbock.languages == ["de"]
+        assert baerbock.term_start == date(2021, 12, 8)
+        assert (baerbock.given_name, baerbock.family_name) == ("", "")
+
+
+def test_reload_never_overwrites_a_minister_staff_reviewed(engine: Engine) -> None:
+    """Staff replace the 2022 minister, add an address and clear the flag: a re-load keeps that
+    (the dated file only seeds the directory) and creates no second minister."""
+    _load(engine)
+    with Session(engine) as session:
+        austria = session.scalars(select(Contact).where(Contact.wikidata_id == "Q64168538")).one()
+        austria.display_name = "Beate Meinl-Reisinger"
+        austria.email = "minister@example.org"
+        austria.needs_review = False
+        session.commit()
+
+    report = _load(engine)
+
+    assert (report.created, report.updated, report.unchanged) == (0, 0, CONTACTS)
+    with Session(engine) as session:
+        austria = session.scalars(select(Contact).where(Contact.wikidata_id == "Q64168538")).one()
+        assert (austria.display_name, austria.needs_review) == ("Beate Meinl-Reisinger", False)
+        assert austria.sendable
+        assert _count(session, Contact.kind == "minister") == MINISTERS
+
+
+def test_each_load_is_recorded_as_import_runs_with_history(engine: Engine) -> None:
+    """A load records one ImportRun per bundled file and a "created" change per new contact; a
+    re-load records its runs (all unchanged) and no change at all."""
+    _load(engine)
+    with Session(engine) as session:
+        runs = list(session.scalars(select(ImportRun).order_by(ImportRun.id)))
+        assert [run.source_kind for run in runs] == ["bundled"] * 3
+        assert [run.counts["created"] for run in runs] == [MEPS, LEADERS_NOT_MEPS, MINISTERS]
+        assert session.scalar(select(func.count()).select_from(ContactChange)) == CONTACTS
+        created = session.scalars(select(ContactChange.field).distinct()).all()
+        assert created == ["created"]
+        # Andriukaitis's second address (emails_all) is an alternate address.
+        andriukaitis = _contact(session, "119652")
+        assert [e.address for e in andriukaitis.alternate_emails] == [
+            "vytenis.andriukaitis@europarl.europa.eu"
+        ]
+        alternates = session.scalar(select(func.count()).select_from(ContactEmail)) or 0
+
+    _load(engine)
+
+    with Session(engine) as session:
+        runs = list(session.scalars(select(ImportRun).order_by(ImportRun.id)))
+        assert len(runs) == 6
+        assert sum(run.counts["unchanged"] for run in runs[3:]) == CONTACTS
+        assert sum(run.counts["created"] + run.counts["updated"] for run in runs[3:]) == 0
+        assert session.scalar(select(func.count()).select_from(ContactChange)) == CONTACTS
+        assert session.scalar(select(func.count()).select_from(ContactEmail)) == alternates
 
 
 @pytest.mark.parametrize(

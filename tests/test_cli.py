@@ -25,7 +25,7 @@ def test_setup_on_first_run_loads_the_directory_and_prints_a_working_admin_passw
     match = re.search(r"e-mail:\s+(\S+)\s+password:\s+(\S+)", first.output)
     assert match, first.output
     email, password = match.groups()
-    assert count_rows(app, Contact) == 721
+    assert count_rows(app, Contact) == 748
     with app.app_context():
         user = authenticate(get_db().session, email, password)
         assert user is not None
@@ -34,7 +34,7 @@ def test_setup_on_first_run_loads_the_directory_and_prints_a_working_admin_passw
     second = runner.invoke(args=["setup"])
     assert second.exit_code == 0, second.output
     assert "password" not in second.output
-    assert count_rows(app, Contact) == 721
+    assert count_rows(app, Contact) == 748
     assert count_rows(app, User) == 1
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import false, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from contacts.audience import Audience, AudienceError
@@ -38,72 +38,6 @@ def dashboard() -> ResponseReturnValue:
     return render_template(
         "admin/dashboard.html", campaigns=campaigns, counts=counts, contact_total=contact_total
     )
-
-
-# --- directory -----------------------------------------------------------------------------------
-@bp.get("/contacts")
-def contacts() -> ResponseReturnValue:
-    session = get_db().session
-    q = (request.args.get("q") or "").strip()
-    filter_text = (request.args.get("filter") or "").strip()
-    error = None
-    try:
-        condition = Audience(filter=filter_text).matching_condition(session)
-    except AudienceError as exc:
-        error = str(exc)
-        condition = false()
-    stmt = select(Contact).where(condition)
-    if q:
-        like = f"%{q.lower()}%"
-        stmt = stmt.where(
-            or_(func.lower(Contact.display_name).like(like), func.lower(Contact.email).like(like))
-        )
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    page = _page()
-    rows = list(
-        session.scalars(
-            stmt.order_by(Contact.family_name, Contact.given_name, Contact.id)
-            .options(selectinload(Contact.memberships))
-            .limit(PAGE_SIZE)
-            .offset((page - 1) * PAGE_SIZE)
-        )
-    )
-    return render_template(
-        "admin/contacts.html",
-        rows=rows,
-        total=total,
-        page=page,
-        page_size=PAGE_SIZE,
-        q=q,
-        filter_text=filter_text,
-        error=error,
-    )
-
-
-@bp.get("/audience/preview")
-def audience_preview() -> ResponseReturnValue:
-    """Live count for the audience builder: matches, exclusions by reason, the first names."""
-    session = get_db().session
-    audience = Audience(filter=(request.args.get("filter") or "").strip())
-    try:
-        count = audience.count(session)
-        exclusions = audience.exclusions(session)
-        sample = [c.display_name for c in session.scalars(audience.query(session).limit(8))]
-    except AudienceError as exc:
-        return jsonify(error=str(exc)), 422
-    return jsonify(
-        count=count,
-        excluded=exclusions.total,
-        excluded_reasons=exclusions.describe(),
-        sample=sample,
-        describe=audience.describe(),
-    )
-
-
-@bp.get("/contacts/<int:contact_id>")
-def contact_detail(contact_id: int) -> ResponseReturnValue:
-    contact = get_db().session.get(Contact, contact_id) or abort(404)
-    return render_template("admin/contact.html", contact=contact)
 
 
 # --- campaigns -----------------------------------------------------------------------------------
