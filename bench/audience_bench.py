@@ -16,15 +16,16 @@ import sys
 import time
 from pathlib import Path
 
+from flask import Flask
 from sqlalchemy import insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import fresh_app, median_seconds, report  # noqa: E402
-from contacts.audience import Audience  # noqa: E402
-from contacts.bundled import load_bundled  # noqa: E402
-from contacts.models import Contact, Membership  # noqa: E402
-from outreach.extensions import get_db  # noqa: E402
+from bench.common import fresh_app, median_seconds, report
+from contacts.audience import Audience
+from contacts.bundled import load_bundled
+from contacts.models import Contact, Membership
+from outreach.extensions import get_db
 
 FILTERS = [
     "body:AFET,DROI or body:D-CN except group:ESN",
@@ -42,9 +43,22 @@ def grow_directory(target: int) -> int:
         base = list(session.scalars(select(Contact)))
         seats = {c.id: [(m.acronym, m.body_kind, m.role) for m in c.memberships] for c in base}
         columns = [
-            "kind", "honorific", "given_name", "family_name", "display_name", "gender",
-            "country_code", "languages", "political_group", "political_group_short",
-            "national_party", "email", "active", "do_not_contact", "needs_review", "email_status",
+            "kind",
+            "honorific",
+            "given_name",
+            "family_name",
+            "display_name",
+            "gender",
+            "country_code",
+            "languages",
+            "political_group",
+            "political_group_short",
+            "national_party",
+            "email",
+            "active",
+            "do_not_contact",
+            "needs_review",
+            "email_status",
         ]
         made = len(base)
         copy = 0
@@ -81,7 +95,9 @@ def main() -> None:
     with app.app_context():
         start = time.perf_counter()
         total = grow_directory(args.contacts)
-        print(f"directory: {total} contacts built in {time.perf_counter() - start:.1f} s ({folder})")
+        print(
+            f"directory: {total} contacts built in {time.perf_counter() - start:.1f} s ({folder})"
+        )
         session = get_db().factory()
         scan = text("SELECT count(*) FROM contacts WHERE length(display_name) > 0")
         floor = median_seconds(lambda: session.execute(scan).scalar())
@@ -96,6 +112,30 @@ def main() -> None:
             excl = median_seconds(lambda a=audience: a.exclusions(session))
             report("  exclusions by reason", excl, "s", 0.200, "target")
         session.close()
+        list_pages(app)
+
+
+def list_pages(app: Flask) -> None:
+    """The directory list as staff use it: first page, a deep page, a filter, a name search."""
+    from outreach.accounts.services import create_user
+
+    with get_db().transaction() as session:
+        create_user(session, "bench@example.org", "bench password 123", "admin")
+    app.config["WTF_CSRF_ENABLED"] = False
+    client = app.test_client()
+    client.post("/login", data={"email": "bench@example.org", "password": "bench password 123"})
+    for label, url in [
+        ("first page", "/contacts"),
+        ("page 1000", "/contacts?page=1000"),
+        (
+            "filter body:AFET,DROI except group:ESN",
+            "/contacts?filter=body:AFET,DROI+except+group:ESN",
+        ),
+        ("name search 'jover'", "/contacts?q=jover"),
+    ]:
+        assert client.get(url).status_code == 200
+        seconds = median_seconds(lambda u=url: client.get(u))
+        report(f"directory list: {label}", seconds, "s", 0.200, "target")
 
 
 if __name__ == "__main__":

@@ -41,4 +41,6 @@ def median_seconds(fn: Callable[[], Any], repeat: int = 7) -> float:
 
 def report(name: str, figure: float, unit: str, limit: float, limit_label: str) -> None:
     ratio = figure / limit if limit else float("inf")
-    print(f"{name:<44} {figure:>10.4f} {unit:<6} {limit_label}: {limit:.4f} {unit}  ratio {ratio:6.2f}")
+    print(
+        f"{name:<44} {figure:>10.4f} {unit:<6} {limit_label}: {limit:.4f} {unit}  ratio {ratio:6.2f}"
+    )
