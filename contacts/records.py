@@ -27,7 +27,7 @@ class SeatRecord:
 
 @dataclass
 class ContactRecord:
-    line: int | None = None  # line (CSV), row (XLSX), element index (XML) or file name (JSON)
+    line: int | str | None = None  # line (CSV), row (XLSX), element index (XML) or file (JSON)
     source_ref: str | None = None  # e.g. the file name inside an archive, for error messages
     kind: str | None = None
     honorific: str | None = None
@@ -76,3 +76,7 @@ class ParsedFile:
     # When the file is the complete list of some kind of official ("mep"), the contacts of that
     # kind from the same source that are missing from it have left office.
     complete_list_of: str | None = None
+    # Spreadsheets only: the header row found, and the {header: field} mapping used to read it,
+    # so the upload page can show the columns and let staff correct the mapping.
+    headers: list[str] = field(default_factory=list)
+    mapping: dict[str, str] = field(default_factory=dict)

@@ -9,6 +9,7 @@ only on the sizes the archive declares, since those can lie.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import stat
@@ -114,8 +115,6 @@ def count_zip_members(
 
 
 def _open_zip(source: Path | bytes | IO[bytes], filename: str | None) -> zipfile.ZipFile:
-    import io
-
     try:
         return zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
@@ -175,8 +174,6 @@ def iter_tar(
 
     The archive is read as a stream, in one pass, so the number of files is not known in advance.
     """
-    import io
-
     budget = _Budget(limits, filename)
     try:
         if isinstance(source, Path):

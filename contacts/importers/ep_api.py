@@ -11,11 +11,14 @@ Who becomes a record, relative to `today`:
 
 * an MEP with a mandate that covers `today` (started, and not ended or ending today or later): the
   full record, with the seats that cover `today` (ended or future seats are left out);
-* an MEP whose last mandate, in the archive's latest term, has ended (e.g. left to join the
-  Commission): a record with ``term_end`` set and no seats (``memberships == []``), so the engine
-  can mark the contact as having left office; no e-mail, offices or group (None: unchanged);
+* an MEP whose last mandate, in the sitting term (the latest term among the archive's current
+  mandates), has ended (e.g. left to join the Commission): a record with ``term_end`` set, no
+  seats (``memberships == []``) and ``needs_review`` with the reason, so that nobody writes to
+  them as an MEP before staff have looked; no e-mail, offices or group (None: unchanged);
 * MEPs of earlier terms only: skipped (not errors): they are not officials any more, and creating
-  them would only fill the directory with people who cannot be written to.
+  them would only fill the directory with people who cannot be written to. So is everyone who has
+  left when no MEP of the archive sits on `today` (an old archive), and an MEP whose mandate starts
+  after `today` (not in office yet; the next import will have them).
 
 An archive of per-MEP files is not known to be complete (a folder may hold a few files), so the
 parsed file never claims to be the complete list: ``complete_list_of`` stays None.
@@ -24,8 +27,10 @@ E-mail addresses: the API lists them in no meaningful order; the primary (first)
 longest local part, the fullest form of the name ("carlamaria.nunestavares@" before "carla.tavares@"),
 which is the choice the bundled directory made for all 12 MEPs of 2025-07 with two addresses.
 
-A file that cannot be read (bad JSON, no person in it) is a RowError whose line is its path in the
-archive; the rest of the archive is still read.
+A record's ``source_ref`` is its file's path in the archive (``line`` stays None: it is typed as a
+number). A file that cannot be read (bad JSON, no person in it) is a RowError whose line is that
+path; the rest of the archive is still read. National parties are not named in these files (only
+``org/NNNN`` ids): ``national_party`` stays None, for the full-list XML to fill.
 """
 
 from __future__ import annotations
@@ -286,6 +291,8 @@ def _person_record(person: dict[str, Any], where: str, today: date) -> _Parsed:
         mandate = current[0]
     elif mandates:
         mandate = max(mandates, key=lambda m: (m.end or date.max, m.start or date.min))
+        if mandate.end is None or mandate.end >= today:
+            return _Parsed(None)  # a mandate that starts later: not an official yet
     else:
         return _Parsed(None, RowError(where, "no parliamentary mandate", ep_id))
 
@@ -318,7 +325,11 @@ def _person_record(person: dict[str, Any], where: str, today: date) -> _Parsed:
         term_end=mandate.end,
     )
     if not current:
+        # Left office: no seats any more, and nobody should write to them as an MEP.
         record.memberships = []
+        record.needs_review = True
+        ended = mandate.end.isoformat() if mandate.end else "?"
+        record.review_reason = f"No longer an MEP: the mandate ended on {ended} (EP Open Data API)."
         return _Parsed(record, left=True, term=mandate.term)
 
     record.emails = _emails(person.get("hasEmail")) or None
@@ -352,7 +363,7 @@ def _persons(document: Any) -> list[dict[str, Any]]:
     ]
 
 
-def parse_person_file(data: bytes, where: str, today: date) -> list[_Parsed]:
+def _parse_person_file(data: bytes, where: str, today: date) -> list[_Parsed]:
     """The persons of one JSON-LD file (usually one), or the RowError that says why none."""
     try:
         document = json.loads(data)
@@ -420,18 +431,18 @@ def parse_ep_api(
     members, total = _members(source, filename)
     parsed = ParsedFile(source_kind=SOURCE_KIND, filename=filename)
     results: list[_Parsed] = []
-    latest_term = 0
     for done, (path, data) in enumerate(members, start=1):
-        for result in parse_person_file(data, path, today):
-            results.append(result)
-            latest_term = max(latest_term, result.term or 0)
+        results.extend(_parse_person_file(data, path, today))
         if progress is not None:
             progress(done, total)
 
+    # The sitting term: the latest of the mandates that cover `today` (none: no MEP of the archive
+    # sits today, and nobody in it has left "during the term").
+    sitting = max((r.term or 0 for r in results if r.record and not r.left), default=None)
     for result in results:
-        # MEPs who left in an earlier term than the archive's latest are not officials any more:
-        # neither their records nor what is wrong with them (a UK MEP's country) concern anyone.
-        if result.left and (result.term or 0) < latest_term:
+        # MEPs who left before the sitting term are not officials any more: neither their records
+        # nor what is wrong with them (a UK MEP's country) concern anyone.
+        if result.left and (sitting is None or (result.term or 0) < sitting):
             continue
         if result.error is not None:
             parsed.errors.append(result.error)

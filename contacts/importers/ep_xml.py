@@ -123,9 +123,11 @@ def _root(data: bytes, filename: str | None) -> Element:
     except ParseError as exc:
         line, column = getattr(exc, "position", (0, 0))
         # ElementTree counts columns from 0; editors count them from 1.
+        # The message repeats the position ("mismatched tag: line 4, column 2"): say it once.
+        reason = re.sub(r":? ?line \d+, column \d+$", "", str(exc.msg))
         raise _fail(
-            f"not well-formed XML at line {line}, column {column + 1}: {exc.msg}", filename
-        ) from exc
+            f"not well-formed XML at line {line}, column {column + 1}: {reason}", filename
+        ) from None
     except DefusedXmlException as exc:
         raise _fail(
             f"refused: the XML declares a DTD or entities ({exc.__class__.__name__}), which the "

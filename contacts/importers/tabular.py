@@ -10,7 +10,8 @@ Reading a CSV file:
   the one under which a header is found with the most recognised columns wins.
 * **Header.** It need not be on the first line: title rows above it are skipped. The header is the
   first of the first 20 non-empty rows that names a name column (full name, given or family name)
-  and at least one other known column (or is a single known column). `detect_mapping` knows common
+  and one more known column, or a column the mapping names, or is a lone known name column
+  ("Name"). `detect_mapping` knows common
   English, French and German column names, and the field names themselves (so the directory's own
   CSV export, contacts/export.py, imports back). A `mapping` ``{header: field}`` completes or
   overrides the detection (an empty field ignores the column). No header: ImportFileError.
@@ -55,7 +56,7 @@ from typing import Any
 import openpyxl
 
 from contacts.importers import archives
-from contacts.importers.common import Progress, clean, one_line, political_group, seats
+from contacts.importers.common import Progress, political_group, seats
 from contacts.records import ContactRecord, ImportFileError, ParsedFile, RowError
 
 HEADER_SEARCH_ROWS = 20
@@ -94,6 +95,7 @@ FIELD_NAMES: tuple[str, ...] = (
     *SEAT_FIELDS,
 )
 NAME_FIELDS = frozenset({"display_name", "given_name", "family_name"})
+_TEXT_FIELD_SET = frozenset(TEXT_FIELDS)
 # Notes keep their line breaks; every other text field is one line.
 _MULTILINE = frozenset({"notes", "review_reason"})
 
@@ -212,7 +214,7 @@ def _guess(header: str) -> str | None:
         return "wikidata_id" if found & {"id", "qid", "person", "item"} else None
     if found & {"date", "since", "birth", "born", "updated"}:
         return None
-    if found & {"email", "mail", "courriel"} or ("e" in found and "mail" in "".join(words)):
+    if found & {"email", "emails", "mail", "courriel"}:
         return "emails" if found & {"emails", "addresses", "alternate", "other"} else "email"
     if found & {"name", "nom", "naam"}:
         if found & {"first", "given", "fore", "pre"}:
@@ -309,8 +311,10 @@ def _header_in(
         fields = {field for _i, field in columns}
         if not fields & NAME_FIELDS:
             continue
-        exact = [cell for cell in filled if _field_for(cell)[1] or header_key(cell) in mapped]
-        if len(columns) >= 2 or (len(filled) == 1 and exact):
+        # Staff named this column in the mapping, or it is the only cell and a known name.
+        chosen = any(header_key(cell) in mapped for cell in filled)
+        alone = len(filled) == 1 and _field_for(filled[0])[1]
+        if len(columns) >= 2 or chosen or alone:
             return _Header(index=index, headers=list(cells), columns=columns)
     return None
 
@@ -362,6 +366,11 @@ def _offices(text: str, header: str) -> list[dict[str, Any]]:
     return value
 
 
+def _newlines(text: str) -> str:
+    """Line breaks inside a cell as \n, whatever the file's line ends."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _record(
     cells: Sequence[str],
     header: _Header,
@@ -369,34 +378,35 @@ def _record(
     source_ref: str | None,
 ) -> tuple[ContactRecord | None, RowError | None]:
     """One data row as a record, or the reason it is rejected; (None, None) for an empty row."""
-    filled = [cell.strip() for cell in cells if cell.strip()]
+    filled = [cell for cell in cells if cell and not cell.isspace()]
     if not filled:
         return None, None
     width = len(header.headers)
-    extra = [cell for cell in cells[width:] if cell.strip()]
+    extra = [cell for cell in cells[width:] if cell and not cell.isspace()]
     if extra:
         return None, RowError(
             line,
             f"{width + len(extra)} cells, but the header has {width} columns",
-            extra[0][:80],
+            extra[0].strip()[:80],
         )
 
+    # field -> [(header, cell text), ...] in column order, blank cells left out
     values: dict[str, list[tuple[str, str]]] = {}
+    count = len(cells)
     for index, field in header.columns:
-        cell = clean(cells[index]) if index < len(cells) else None
-        if cell is not None:
-            values.setdefault(field, []).append((header.headers[index].strip(), cell))
+        raw = cells[index] if index < count else ""
+        if raw and not raw.isspace():
+            text = _newlines(raw).strip() if "\r" in raw else raw.strip()
+            values.setdefault(field, []).append((header.headers[index].strip(), text))
 
-    def first(field: str) -> str | None:
-        for _header, value in values.get(field, ()):
-            return value if field in _MULTILINE else one_line(value)
-        return None
-
-    record = ContactRecord(line=line, source_ref=source_ref)
-    for field in TEXT_FIELDS:
-        setattr(record, field, first(field))
-    if not (record.display_name or record.given_name or record.family_name):
-        return None, RowError(line, "no name", filled[0][:80])
+    texts: dict[str, Any] = {}
+    for field, found in values.items():
+        if field in _TEXT_FIELD_SET:
+            value = found[0][1]  # the first non-blank column wins
+            texts[field] = value if field in _MULTILINE else " ".join(value.split())
+    if not (texts.get("display_name") or texts.get("given_name") or texts.get("family_name")):
+        return None, RowError(line, "no name", filled[0].strip()[:80])
+    record = ContactRecord(line=line, source_ref=source_ref, **texts)
 
     try:
         emails = [value for _h, value in values.get("email", ())]
@@ -441,6 +451,13 @@ def _record(
             record.political_group_short = short
             record.political_group = record.political_group or full
     return record, None
+
+
+def _is_header(cells: Sequence[str], header: _Header, keys: list[str]) -> bool:
+    # Cheap test first: most rows differ from the header in their first cell.
+    if len(cells) != len(keys) or not cells or cells[0].strip() != header.headers[0].strip():
+        return False
+    return [header_key(cell) for cell in cells] == keys
 
 
 # --- CSV ---------------------------------------------------------------------------------------
@@ -546,7 +563,8 @@ def _first_rows(text: str, delimiter: str, count: int = 60) -> list[list[str]]:
 
 def _sniffed(text: str) -> str | None:
     try:
-        return csv.Sniffer().sniff(text[:65536], delimiters="".join(DELIMITERS)).delimiter
+        # A short sample: the Sniffer's regular expressions are slow on long quoted cells.
+        return csv.Sniffer().sniff(text[:8192], delimiters="".join(DELIMITERS)).delimiter
     except csv.Error:
         return None
 
@@ -561,6 +579,11 @@ def _choose_delimiter(
         if header and (best is None or len(header.columns) > len(best[1].columns)):
             best = (delimiter, header)
     return best
+
+
+def _describe_header(parsed: ParsedFile, header: _Header) -> None:
+    parsed.headers = [cell.strip() for cell in header.headers]
+    parsed.mapping = {header.headers[index].strip(): field for index, field in header.columns}
 
 
 def parse_csv(
@@ -579,6 +602,7 @@ def parse_csv(
     delimiter, header = chosen
     total = _line_count(text)
     parsed = ParsedFile(source_kind="csv", filename=filename)
+    _describe_header(parsed, header)
     header_key_row = [header_key(cell) for cell in header.headers]
     for position, row in enumerate(_csv_rows(text, delimiter)):
         if progress is not None:
@@ -588,7 +612,7 @@ def parse_csv(
         if row.cells is None:
             parsed.errors.append(RowError(row.line, row.error or "unreadable row"))
             continue
-        if [header_key(cell) for cell in row.cells] == header_key_row:
+        if _is_header(row.cells, header, header_key_row):
             continue  # the header again (files joined end to end)
         record, error = _record(row.cells, header, row.line, None)
         if error is not None:
@@ -701,6 +725,7 @@ def _xlsx_records(
     progress: Progress | None,
 ) -> ParsedFile:
     parsed = ParsedFile(source_kind="xlsx", filename=filename)
+    _describe_header(parsed, header)
     total = len(texts)
     header_key_row = [header_key(cell) for cell in header.headers]
     for index, row in enumerate(texts):
@@ -708,7 +733,7 @@ def _xlsx_records(
             progress(index + 1, total)
         if index <= header.index:
             continue
-        if [header_key(cell) for cell in row] == header_key_row:
+        if _is_header(row, header, header_key_row):
             continue
         # After reset_dimensions() every sheet row is listed from row 1, so the index is the row.
         record, error = _record(row, header, index + 1, sheet)

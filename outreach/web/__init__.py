@@ -15,11 +15,13 @@ def register_blueprints(app: Flask) -> None:
     from outreach.web.devmail_views import bp as dev_bp
     from outreach.web.directory import bp as directory_bp
     from outreach.web.health import bp as health_bp
+    from outreach.web.imports import bp as imports_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(dev_bp)
     app.register_blueprint(directory_bp)
+    app.register_blueprint(imports_bp)
     app.register_blueprint(health_bp)
 
     from outreach.web.filters import register_filters
