@@ -19,13 +19,16 @@ Rules, in the order they apply:
   file of officials without addresses (the bundled leaders, a CSV of ministers) can be imported
   twice without doubling them; a name shared by several contacts is rejected as ambiguous.
 - **What changes.** Only what the record sets: `None` means the file says nothing, and a blank
-  value never erases one. Otherwise the file wins, field by field. Addresses compare without case
-  (an address is never rewritten just for its case); a new primary address starts with status ok.
-  Alternate addresses and tags from the file are added, never removed; a primary address the file
-  replaces is kept as an alternate, with its status. Seats compare as sets of
-  (acronym, role): a record with a seat list (even an empty one) states all of the contact's seats,
-  and only the seats that differ are removed or added. A contact with no languages gets the
-  official languages of its country.
+  value (None, blanks, an empty list) never erases one. Otherwise the file wins, field by field,
+  and `Contact.source` stays the source that created the contact. Addresses and display names
+  compare without case (the EP's list writes uncertain family names in capitals), so neither is
+  rewritten for its case alone; a new primary address starts with status ok, and the primary
+  address it replaces is kept as an alternate, with its status. Alternate addresses and tags from
+  the file are added, never removed. Seats compare as sets of (acronym, role): a record with a
+  seat list (even an empty one) states all of the contact's seats, and only the seats that differ
+  are removed or added. A contact with no languages gets the official languages of its country.
+- **Where.** A plan entry and a row error name the record's line, or, for records without one
+  (EP API archives), the file the record came from (`ContactRecord.source_ref`).
 - **Left office.** When the file is the complete list of some kind of official
   (`ParsedFile.complete_list_of`), the active contacts of that kind that came from the same list
   (see `same_list_sources`) and are missing from the file become inactive with `term_end` = today.
@@ -241,11 +244,23 @@ class ImportPlan:
     def digest(self) -> str:
         """A short fingerprint of what the plan would write: a page that shows a dry run and
         applies a fresh plan on confirmation can check that it applies what was shown."""
-        hasher = hashlib.sha256()
+        hasher = hashlib.sha256(repr(sorted(self.counts.items())).encode())
         for part in (self.new, self.changed, self.left_office):
             for planned in part:
-                hasher.update(repr((planned.contact_id, planned.line, planned.changes)).encode())
-                hasher.update(repr(sorted(planned.values.items(), key=str)).encode())
+                hasher.update(
+                    repr(
+                        (
+                            # A new contact's id is only known once applied.
+                            None if part is self.new else planned.contact_id,
+                            planned.line,
+                            planned.changes,
+                            sorted(planned.values.items(), key=str),
+                            planned.add_seats,
+                            planned.add_alternates,
+                            planned.add_tags,
+                        )
+                    ).encode()
+                )
             hasher.update(b"|")
         return hasher.hexdigest()[:16]
 
@@ -417,7 +432,7 @@ def _candidate(record: ContactRecord, *, unquote: bool) -> _Candidate:
         _check_length("tag", tag, _TAG_LENGTH)
 
     return _Candidate(
-        line=record.line,
+        line=_where(record),
         values=values,
         display_name=display_name,
         addresses=addresses,
@@ -659,6 +674,11 @@ def _new_contact(candidate: _Candidate, *, source: str) -> PlannedContact:
     )
 
 
+def _where(record: ContactRecord) -> int | str | None:
+    """Where the record is in the file: its line, else the file it came from (an archive's)."""
+    return record.line if record.line is not None else record.source_ref
+
+
 def _line_order(error: RowError) -> tuple[int, int, str]:
     if error.line is None:
         return (0, 0, "")
@@ -710,7 +730,7 @@ def plan_import(
         try:
             candidate = _candidate(record, unquote=unquote)
         except _Rejected as rejected:
-            errors.append(RowError(record.line, rejected.reason, rejected.value))
+            errors.append(RowError(_where(record), rejected.reason, rejected.value))
             continue
         checked.append((record, candidate))
         fields.update(candidate.values)
@@ -725,10 +745,10 @@ def plan_import(
             keys = _file_keys(candidate, first_line)
             contact_id = _match(directory, candidate)
         except _Rejected as rejected:
-            errors.append(RowError(record.line, rejected.reason, rejected.value))
+            errors.append(RowError(_where(record), rejected.reason, rejected.value))
             continue
         for key in keys:
-            first_line[key] = record.line
+            first_line[key] = candidate.line
 
         if contact_id is None:
             planned = _new_contact(candidate, source=plan.source)
@@ -739,21 +759,21 @@ def plan_import(
         if contact_id in matched:
             errors.append(
                 RowError(
-                    record.line,
+                    candidate.line,
                     DUPLICATE_CONTACT,
                     f"same contact as line {matched_line[contact_id]}",
                 )
             )
             continue
         matched.add(contact_id)
-        matched_line[contact_id] = record.line
+        matched_line[contact_id] = candidate.line
         row = directory.rows[contact_id]
         if update_existing:
             kind = candidate.values.get("kind", row.kind)
             back = plan.complete_list_of is not None and kind == plan.complete_list_of
             planned = _compare(directory, contact_id, candidate, back_in_office=back)
         else:
-            planned = PlannedContact(line=record.line, display_name=row.display_name)
+            planned = PlannedContact(line=candidate.line, display_name=row.display_name)
         if planned.changes:
             plan.changed.append(planned)
         else:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Any
+
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
@@ -82,12 +86,192 @@ def contacts_group() -> None:
 
 @contacts_group.command("load-bundled")
 def contacts_load_bundled() -> None:
-    """Load or refresh the bundled directory (MEPs, institution leaders); safe to repeat."""
+    """Load or refresh the bundled directory (MEPs, institution leaders, ministers); safe to repeat."""
     from contacts.bundled import load_bundled
 
     with get_db().transaction() as session:
-        report = load_bundled(session)
+        report = load_bundled(session, actor="cli")
     click.echo(str(report))
+
+
+class _ProgressBar:
+    """A click progress bar on stderr, fed by ``progress(done, total)`` callbacks; it appears only
+    for long files (a total of 1,000 or more) and only once the total is known."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Any = None
+        self.done = 0
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self.bar is None:
+            if total is None or total < 1000:
+                return
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def _column_mapping(session: Any, saved: str | None, items: tuple[str, ...]) -> dict[str, str]:
+    """A saved mapping, completed or overridden by ``--map "Header=field"`` items."""
+    from contacts.models import ImportMapping
+
+    mapping: dict[str, str] = {}
+    if saved:
+        row = session.scalar(select(ImportMapping).where(ImportMapping.name == saved))
+        if row is None:
+            raise click.ClickException(f"there is no saved mapping {saved!r}")
+        mapping.update(row.mapping)
+    for item in items:
+        header, equals, field = item.rpartition("=")
+        if not equals or not header.strip():
+            raise click.ClickException(f'--map {item!r}: write it as "Header=field"')
+        mapping[header.strip()] = field.strip()
+    return mapping
+
+
+def _echo_plan(plan: Any, show: int) -> None:
+    counts = plan.counts
+    click.echo(
+        f"  new: {counts['created']}, changed: {counts['updated']}, "
+        f"unchanged: {counts['unchanged']}, left office: {counts['left_office']}, "
+        f"rejected: {counts['rejected']}"
+    )
+    if plan.without_email:
+        click.echo(
+            f"  {plan.without_email} will have no e-mail address: they cannot be written to "
+            "until one is added"
+        )
+
+    def where(line: object) -> str:
+        # A line number, or the name of the file in an archive (EP API).
+        return f"line {line}" if isinstance(line, int) else str(line or "—")
+
+    if plan.new:
+        click.echo(f"New ({_first(show, len(plan.new))}):")
+        for planned in plan.new[:show]:
+            email = f" <{planned.email}>" if planned.email else ""
+            click.echo(f"  {where(planned.line)}: {planned.display_name}{email}")
+    if plan.changed:
+        click.echo(f"Changed ({_first(show, len(plan.changed))}):")
+        for planned in plan.changed[:show]:
+            click.echo(f"  {where(planned.line)}: {planned.display_name} (#{planned.contact_id})")
+            for change in planned.changes:
+                click.echo(
+                    f"      {change.field}: {change.old_text or '(empty)'} "
+                    f"-> {change.new_text or '(empty)'}"
+                )
+    if plan.left_office:
+        click.echo(f"Left office ({len(plan.left_office)}): inactive from {plan.today}")
+        for planned in plan.left_office:
+            click.echo(f"  {planned.display_name} (#{planned.contact_id})")
+    if plan.errors:
+        click.echo(f"Rejected rows ({len(plan.errors)}):")
+        for error in plan.errors:
+            click.echo(f"  {error}")
+
+
+def _first(show: int, total: int) -> str:
+    return f"first {show} of {total}" if total > show else str(total)
+
+
+@contacts_group.command("import")
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--format",
+    "format_",
+    metavar="FORMAT",
+    help="ep_xml, ep_api, csv or xlsx (default: from the file name, else its content).",
+)
+@click.option("--mapping", "mapping_name", metavar="NAME", help="Use a saved column mapping.")
+@click.option(
+    "--map",
+    "map_items",
+    multiple=True,
+    metavar='"HEADER=FIELD"',
+    help="Read a CSV/XLSX column as a field (repeatable; an empty field ignores the column).",
+)
+@click.option("--save-mapping", metavar="NAME", help="Save the column mapping used (with --apply).")
+@click.option("--apply", "apply_", is_flag=True, help="Apply the import (default: a dry run).")
+@click.option("--show", default=20, show_default=True, help="How many new and changed to list.")
+def contacts_import(
+    file: Path,
+    format_: str | None,
+    mapping_name: str | None,
+    map_items: tuple[str, ...],
+    save_mapping: str | None,
+    apply_: bool,
+    show: int,
+) -> None:
+    """Import officials from FILE: a dry run that prints what would change, unless --apply.
+
+    With --apply the whole file is applied in one transaction: every row that is not rejected,
+    or nothing at all. A file that cannot be read changes nothing.
+    """
+    from contacts.importers import parse_file
+    from contacts.importing import apply_plan, plan_import
+    from contacts.models import ImportMapping
+    from contacts.records import ImportFileError
+
+    with get_db().transaction() as session:
+        mapping = _column_mapping(session, mapping_name, map_items)
+        try:
+            with _ProgressBar("Reading") as progress:
+                parsed = parse_file(
+                    file, format=format_, mapping=mapping or None, progress=progress
+                )
+        except ImportFileError as exc:
+            raise click.ClickException(str(exc)) from exc
+        with _ProgressBar("Comparing") as progress:
+            plan = plan_import(session, parsed, progress=progress)
+
+        name = parsed.filename or file.name
+        if not apply_:
+            click.echo(f"Dry run of {name} ({parsed.source_kind}): nothing was changed.")
+            _echo_plan(plan, show)
+            hint = " (and --save-mapping is only saved then)" if save_mapping else ""
+            click.echo(f"Run again with --apply to import{hint}.")
+            return
+        click.echo(f"Import of {name} ({parsed.source_kind}):")
+        _echo_plan(plan, show)
+        run = apply_plan(session, plan, actor="cli")
+        if save_mapping:
+            used = parsed.mapping or mapping
+            row = session.scalar(select(ImportMapping).where(ImportMapping.name == save_mapping))
+            if row is None:
+                row = ImportMapping(name=save_mapping)
+                session.add(row)
+            row.mapping = dict(used)
+        run_id, counts = run.id, dict(run.counts)
+    click.echo(
+        f"Applied: import run #{run_id}: {counts['created']} created, {counts['updated']} "
+        f"updated, {counts['unchanged']} unchanged, {counts['left_office']} left office, "
+        f"{counts['rejected']} rejected"
+    )
+    if save_mapping:
+        click.echo(f"Saved the column mapping as {save_mapping!r}.")
+
+
+@contacts_group.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+def contacts_export(file: Path) -> None:
+    """Write the whole directory to FILE as CSV (the columns `contacts import` reads back).
+
+    Cells that a spreadsheet would run as a formula (=, +, -, @) are written with a leading '.
+    """
+    from contacts.export import write_contacts_csv
+
+    with get_db().transaction() as session, file.open("w", encoding="utf-8-sig", newline="") as out:
+        count = write_contacts_csv(session, out)
+    click.echo(f"Exported {count} contacts to {file}")
 
 
 @click.group("campaigns", cls=AppGroup)

@@ -403,5 +403,9 @@ def test_bundled_files_ship_as_package_data_with_attribution() -> None:
     attribution = (data / "ATTRIBUTION.md").read_text(encoding="utf-8")
     assert "© European Union, 2025 \N{EN DASH} Source: European Parliament" in attribution
     assert "CC BY-SA 4.0" in attribution
+    assert "## `eu27_foreign_ministers_2022.csv`" in attribution
+    assert "CC0 1.0" in attribution
+    ministers_header = (data / "eu27_foreign_ministers_2022.csv").read_text(encoding="utf-8")
+    assert "wikipedia" not in ministers_header.splitlines()[0]  # Wikidata's CC0 columns only
     leaders_header = (data / "institution_leaders.csv").read_text(encoding="utf-8").splitlines()[0]
     assert "party_as_given" not in leaders_header

@@ -6,6 +6,7 @@ Records are built directly (no parser), so each test says exactly what the file 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from contacts.models import (
     ContactChange,
     ContactEmail,
     ContactTag,
+    ImportMapping,
     ImportRun,
     Membership,
 )
@@ -731,6 +733,18 @@ def test_apply_is_all_or_nothing(
     assert contact(db_session, ep_id="1").position is None
 
 
+def test_planning_reports_progress_up_to_the_total(app: Flask, db_session: Session) -> None:
+    """The progress callback gets (done, total) every 1,000 steps and once at the end; a file of
+    n records counts 2n steps (checking, then comparing)."""
+    calls: list[tuple[int, int]] = []
+    file = parsed(*(mep(i + 2, str(i), f"F{i}") for i in range(1500)))
+    with app.app_context(), get_db().transaction() as session:
+        plan_import(session, file, progress=lambda done, total: calls.append((done, total)))
+    assert calls[0] == (1000, 3000)
+    assert calls[-1] == (3000, 3000)
+    assert [done for done, _total in calls] == sorted(done for done, _total in calls)
+
+
 def test_the_plan_digest_changes_when_what_it_would_write_changes(
     app: Flask, db_session: Session
 ) -> None:
@@ -742,3 +756,120 @@ def test_the_plan_digest_changes_when_what_it_would_write_changes(
     assert first.digest == second.digest
     run(app, parsed(mep(2, "1", "Aalto", position="Chair")))
     assert dry_run(app, parsed(mep(2, "1", "Aalto", position="Member"))).digest != first.digest
+
+
+# --- the command line ----------------------------------------------------------------------------
+CSV = """Name,E-mail,Country,Position,Tags
+Anna Aalto,anna.aalto@example.org,FI,Member,ally
+Bad Row,not-an-address,FI,,
+Carl Corte,carl@example.org,Atlantis,,
+"""
+
+
+def test_cli_dry_run_prints_the_plan_and_changes_nothing(app: Flask, tmp_path: Path) -> None:
+    """`flask contacts import FILE` prints the counts, the new contacts and every rejected row
+    with its line, and writes nothing (no contact, no ImportRun)."""
+    path = tmp_path / "people.csv"
+    path.write_text(CSV, encoding="utf-8")
+
+    result = app.test_cli_runner().invoke(args=["contacts", "import", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert "Dry run of people.csv (csv): nothing was changed." in result.output
+    assert "new: 1, changed: 0, unchanged: 0, left office: 0, rejected: 2" in result.output
+    assert "line 2: Anna Aalto <anna.aalto@example.org>" in result.output
+    assert "line 3: invalid address ('not-an-address')" in result.output
+    assert "line 4: unknown country ('Atlantis')" in result.output
+    assert "--apply" in result.output
+    assert count_rows(app, Contact) == 0
+    assert count_rows(app, ImportRun) == 0
+
+
+def test_cli_apply_imports_and_a_second_dry_run_shows_the_field_diffs(
+    app: Flask, tmp_path: Path
+) -> None:
+    """--apply writes the contacts and one ImportRun and prints its counts; a changed file's dry
+    run lists each changed field, old and new."""
+    path = tmp_path / "people.csv"
+    path.write_text(CSV, encoding="utf-8")
+    runner = app.test_cli_runner()
+
+    applied = runner.invoke(args=["contacts", "import", str(path), "--apply"])
+
+    assert applied.exit_code == 0, applied.output
+    assert "1 created, 0 updated, 0 unchanged, 0 left office, 2 rejected" in applied.output
+    assert count_rows(app, Contact) == 1
+    assert count_rows(app, ImportRun) == 1
+
+    path.write_text(CSV.replace(",Member,", ",Chair,"), encoding="utf-8")
+    again = runner.invoke(args=["contacts", "import", str(path)])
+    assert again.exit_code == 0, again.output
+    assert "line 2: Anna Aalto (#" in again.output
+    assert "      position: Member -> Chair" in again.output
+    assert count_rows(app, ImportRun) == 1
+
+
+def test_cli_refuses_a_malformed_file_with_one_line_and_changes_nothing(
+    app: Flask, tmp_path: Path
+) -> None:
+    """A binary file or a file without a header: exit code 1, one "Error:" line, nothing written."""
+    binary = tmp_path / "garbage.csv"
+    binary.write_bytes(b"\x00\x01\x02 not text \xff\xfe")
+    headerless = tmp_path / "numbers.csv"
+    headerless.write_text("1,2,3\n4,5,6\n", encoding="utf-8")
+    runner = app.test_cli_runner()
+
+    for path in (binary, headerless):
+        result = runner.invoke(args=["contacts", "import", str(path), "--apply"])
+        assert result.exit_code == 1, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1, result.output
+        assert lines[0].startswith("Error: "), result.output
+    assert count_rows(app, ImportRun) == 0
+    assert count_rows(app, Contact) == 0
+
+
+def test_cli_column_mapping_given_saved_and_reused(app: Flask, tmp_path: Path) -> None:
+    """--map reads an unknown header as a field; --save-mapping stores it (only with --apply);
+    --mapping NAME reuses it; an unknown saved mapping is an error."""
+    path = tmp_path / "liste.csv"
+    path.write_text("Qui,Adresse,Bureau\nJeanne Martin,jm@example.org,Bruxelles\n", "utf-8")
+    runner = app.test_cli_runner()
+    args = ["contacts", "import", str(path), "--map", "Qui=display_name", "--map", "Adresse=email"]
+
+    dry = runner.invoke(args=[*args, "--save-mapping", "liste"])
+    assert dry.exit_code == 0, dry.output
+    assert "new: 1" in dry.output
+    assert count_rows(app, ImportMapping) == 0
+
+    applied = runner.invoke(args=[*args, "--save-mapping", "liste", "--apply"])
+    assert applied.exit_code == 0, applied.output
+    assert "Saved the column mapping as 'liste'." in applied.output
+    with app.app_context():
+        saved = get_db().session.scalars(select(ImportMapping)).one()
+        assert saved.mapping["Qui"] == "display_name"
+        assert saved.mapping["Adresse"] == "email"
+
+    reused = runner.invoke(args=["contacts", "import", str(path), "--mapping", "liste"])
+    assert reused.exit_code == 0, reused.output
+    assert "new: 0, changed: 0, unchanged: 1" in reused.output
+    unknown = runner.invoke(args=["contacts", "import", str(path), "--mapping", "nope"])
+    assert unknown.exit_code == 1
+    assert "there is no saved mapping 'nope'" in unknown.output
+
+
+def test_cli_export_writes_a_csv_that_imports_back_unchanged(app: Flask, tmp_path: Path) -> None:
+    """`flask contacts export FILE.csv` writes every contact; importing that file changes nothing."""
+    source = tmp_path / "people.csv"
+    source.write_text(CSV, encoding="utf-8")
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["contacts", "import", str(source), "--apply"]).exit_code == 0
+
+    target = tmp_path / "export.csv"
+    exported = runner.invoke(args=["contacts", "export", str(target)])
+    assert exported.exit_code == 0, exported.output
+    assert f"Exported 1 contacts to {target}" in exported.output
+
+    again = runner.invoke(args=["contacts", "import", str(target)])
+    assert again.exit_code == 0, again.output
+    assert "new: 0, changed: 0, unchanged: 1, left office: 0, rejected: 0" in again.output
