@@ -732,6 +732,10 @@ def plan_import(
         except _Rejected as rejected:
             errors.append(RowError(_where(record), rejected.reason, rejected.value))
             continue
+        term_end = candidate.values.get("term_end")
+        if isinstance(term_end, date) and term_end < today:
+            # The source says this official has left: recorded (never deleted) as inactive.
+            candidate.values[ACTIVE] = False
         checked.append((record, candidate))
         fields.update(candidate.values)
     directory = _load_directory(session, fields)
@@ -783,7 +787,8 @@ def plan_import(
 
     advance(total)
     if plan.complete_list_of:
-        plan.left_office = _left_office(directory, plan, matched)
+        # A rejected row still names someone who is on the list: never retire them for it.
+        plan.left_office = _left_office(directory, plan, matched | _named_by(directory, records))
     errors.sort(key=_line_order)
     plan.errors = errors
     return plan
@@ -811,6 +816,22 @@ def _file_keys(
             shown = candidate.display_name if kind == "name" else key
             raise _Rejected(reason, f"{shown}, as on line {first_line[(kind, key)]}")
     return [(kind, key) for kind, key, _reason in keys]
+
+
+def _named_by(directory: _Directory, records: Sequence[ContactRecord]) -> set[int]:
+    """Contacts that records name by id or address, whether or not the records were accepted."""
+    ids: set[int] = set()
+    for record in records:
+        if record.ep_id and (found := directory.by_ep_id.get(record.ep_id.strip())) is not None:
+            ids.add(found)
+        if (
+            record.wikidata_id
+            and (found := directory.by_wikidata.get(record.wikidata_id.strip().upper())) is not None
+        ):
+            ids.add(found)
+        for address in record.emails or ():
+            ids.update(directory.by_address.get(address.strip().casefold(), ()))
+    return ids
 
 
 def _left_office(directory: _Directory, plan: ImportPlan, seen: set[int]) -> list[PlannedContact]:
@@ -869,7 +890,7 @@ def _contact_row(values: dict[str, Any], now: datetime) -> dict[str, Any]:
         "last_import_at": now,
         "term_start": values.get("term_start"),
         "term_end": values.get("term_end"),
-        "active": True,
+        "active": values.get(ACTIVE, True),
         "do_not_contact": False,
         "notes": values.get("notes"),
         "needs_review": values.get("needs_review", False),

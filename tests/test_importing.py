@@ -873,3 +873,74 @@ def test_cli_export_writes_a_csv_that_imports_back_unchanged(app: Flask, tmp_pat
     again = runner.invoke(args=["contacts", "import", str(target)])
     assert again.exit_code == 0, again.output
     assert "new: 0, changed: 0, unchanged: 1, left office: 0, rejected: 0" in again.output
+
+
+def test_a_record_whose_term_has_ended_is_recorded_inactive(app: Flask) -> None:
+    """An official the source says left office (term_end in the past) is created or kept as
+    inactive with that end date, so no audience reaches them; nothing is deleted."""
+    from datetime import date
+
+    from contacts.importing import apply_plan, plan_import
+    from contacts.models import Contact
+    from contacts.records import ContactRecord, ParsedFile
+
+    parsed = ParsedFile(
+        source_kind="ep_api",
+        filename="left.tar.gz",
+        records=[
+            ContactRecord(
+                line="epapi/1.json",
+                kind="mep",
+                given_name="Andrius",
+                family_name="Example",
+                ep_id="999001",
+                emails=["andrius.example@europarl.europa.eu"],
+                country_code="LT",
+                term_end=date(2024, 11, 30),
+            )
+        ],
+    )
+    with app.app_context():
+        session = get_db().factory()
+        plan = plan_import(session, parsed, today=date(2025, 7, 11))
+        apply_plan(session, plan, actor="test")
+        session.commit()
+        contact = session.scalars(select(Contact).where(Contact.ep_id == "999001")).one()
+        assert contact.active is False
+        assert contact.term_end == date(2024, 11, 30)
+        assert not contact.sendable
+        session.close()
+
+
+def test_a_rejected_row_of_a_complete_list_does_not_retire_its_official(app: Flask) -> None:
+    """A complete list whose row for an MEP is rejected (bad address) still names that MEP: they
+    stay in office, while an MEP really missing from the list is retired."""
+    from contacts.importing import apply_plan, plan_import
+    from contacts.records import ContactRecord, ParsedFile
+
+    def mep(n: int, email: str) -> ContactRecord:
+        return ContactRecord(
+            line=n, kind="mep", given_name=f"Given{n}", family_name=f"Family{n}",
+            ep_id=f"88800{n}", emails=[email], country_code="FR",
+        )  # fmt: skip
+
+    first = ParsedFile(
+        source_kind="ep_xml",
+        filename="list1.xml",
+        complete_list_of="mep",
+        records=[mep(1, "one@example.org"), mep(2, "two@example.org"), mep(3, "three@example.org")],
+    )
+    second = ParsedFile(
+        source_kind="ep_xml",
+        filename="list2.xml",
+        complete_list_of="mep",
+        records=[mep(1, "one@example.org"), mep(2, "not an address")],
+    )
+    with app.app_context():
+        session = get_db().factory()
+        apply_plan(session, plan_import(session, first), actor="test")
+        session.commit()
+        plan = plan_import(session, second)
+        assert [e.reason for e in plan.errors] == ["invalid address"]
+        assert [p.display_name for p in plan.left_office] == ["Given3 Family3"]
+        session.close()
