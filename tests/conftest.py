@@ -21,6 +21,7 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from sqlalchemy import create_engine, text
 
 from contacts.base import Base
@@ -28,6 +29,7 @@ from outreach import create_app
 from outreach.devmail import CaptureServer
 from outreach.embedded import EmbeddedRedis
 from outreach.extensions import get_db
+from tests.browser import TIMEOUT_MS, LiveServer, launch_chromium
 
 TEST_DATABASE_URL = os.environ.get("OUTREACH_TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("OUTREACH_TEST_REDIS_URL", "")
@@ -276,3 +278,48 @@ def campaign_status(app: Flask, campaign_id: int) -> str:
         campaign = get_db().session.get(Campaign, campaign_id)
         assert campaign is not None
         return campaign.status
+
+
+# --- the browser (Debian's chromium driven by Playwright) ------------------------------------------
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    b = launch_chromium(playwright)
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[LiveServer]:
+    server = LiveServer(app).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    # A view that raised answered 500; fail the test on it even if no assertion looked.
+    assert not server.errors, f"the app raised while serving: {server.errors!r}"
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+    """A fresh browser context (no cookies) per test; closed before the server stops."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
+    context.set_default_timeout(TIMEOUT_MS)
+    context.set_default_navigation_timeout(TIMEOUT_MS)
+    pg = context.new_page()
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def admin(make_user: Callable[..., tuple[str, str]]) -> tuple[str, str]:
+    return make_user(email="admin@example.org", role="admin", password="correct horse battery")

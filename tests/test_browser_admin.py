@@ -8,13 +8,12 @@ boundaries: rows in the database and messages the SMTP server received.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
 from contacts.address import salutation
@@ -24,7 +23,7 @@ from contacts.models import Contact
 from outreach.campaigns.models import Campaign, Delivery, DeliveryEvent
 from outreach.devmail import CaptureServer, read_mailbox
 from outreach.extensions import get_db, get_settings
-from tests.browser import TIMEOUT_MS, LiveServer, launch_chromium, shoot, sign_in
+from tests.browser import LiveServer, shoot, sign_in
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.browser
@@ -40,51 +39,6 @@ Yours sincerely,
 The coalition
 """
 MISSPELT = "{{ salutation }}\n\nWe thank {{ recipent.name }} for the meeting.\n"
-
-
-# --- fixtures ------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    b = launch_chromium(playwright)
-    try:
-        yield b
-    finally:
-        b.close()
-
-
-@pytest.fixture
-def live_server(app: Flask) -> Iterator[LiveServer]:
-    server = LiveServer(app).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-    # A view that raised answered 500; fail the test on it even if no assertion looked.
-    assert not server.errors, f"the app raised while serving: {server.errors!r}"
-
-
-@pytest.fixture
-def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
-    """A fresh browser context (no cookies) per test; closed before the server stops."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
-    context.set_default_timeout(TIMEOUT_MS)
-    context.set_default_navigation_timeout(TIMEOUT_MS)
-    pg = context.new_page()
-    try:
-        yield pg
-    finally:
-        context.close()
-
-
-@pytest.fixture
-def admin(make_user: Callable[..., tuple[str, str]]) -> tuple[str, str]:
-    return make_user(email="admin@example.org", role="admin", password="correct horse battery")
 
 
 def _path(page: Page) -> str:
