@@ -285,11 +285,17 @@ def _term_condition(
             if code is None:
                 raise FilterError(f"unknown country '{value}'", column)
             codes.append(code)
-        return Contact.country_code.in_(codes)
+        # coalesce: a contact with no value must count as "not FR" under `not` and `except`
+        # (SQL's NOT of a comparison with NULL would drop it from both sides).
+        return func.coalesce(Contact.country_code, "").in_(codes)
     if key == "group":
-        return func.lower(Contact.political_group_short).in_([v.lower() for v in values])
+        return func.lower(func.coalesce(Contact.political_group_short, "")).in_(
+            [v.lower() for v in values]
+        )
     if key == "party":
-        return func.lower(Contact.national_party).in_([v.lower() for v in values])
+        return func.lower(func.coalesce(Contact.national_party, "")).in_(
+            [v.lower() for v in values]
+        )
     if key == "body":
         return _body_condition(values, column)
     if key == "lang":

@@ -596,7 +596,7 @@ def _compare(
             changes.append(FieldChange(name, old, new))
             updates[name] = new
     if len(changes) > 1:
-        changes.sort(key=lambda change: _FIELD_ORDER[change.field])
+        changes.sort(key=lambda change: _FIELD_ORDER.get(change.field, len(_FIELD_ORDER)))
 
     if "languages" not in candidate.values and _empty_json(getattr(row, _LANGUAGES_JSON)):
         languages = default_languages(updates.get("country_code", row.country_code))

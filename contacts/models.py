@@ -203,7 +203,7 @@ class ImportMapping(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
-    mapping: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    mapping: Mapped[dict[str, str | None]] = mapped_column(JSON, default=dict)
 
 
 class SavedAudience(TimestampMixin, Base):

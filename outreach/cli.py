@@ -120,11 +120,13 @@ class _ProgressBar:
             self.bar.__exit__(None, None, None)
 
 
-def _column_mapping(session: Any, saved: str | None, items: tuple[str, ...]) -> dict[str, str]:
+def _column_mapping(
+    session: Any, saved: str | None, items: tuple[str, ...]
+) -> dict[str, str | None]:
     """A saved mapping, completed or overridden by ``--map "Header=field"`` items."""
     from contacts.models import ImportMapping
 
-    mapping: dict[str, str] = {}
+    mapping: dict[str, str | None] = {}
     if saved:
         row = session.scalar(select(ImportMapping).where(ImportMapping.name == saved))
         if row is None:
@@ -134,7 +136,7 @@ def _column_mapping(session: Any, saved: str | None, items: tuple[str, ...]) -> 
         header, equals, field = item.rpartition("=")
         if not equals or not header.strip():
             raise click.ClickException(f'--map {item!r}: write it as "Header=field"')
-        mapping[header.strip()] = field.strip()
+        mapping[header.strip()] = field.strip() or None  # "Header=" ignores the column
     return mapping
 
 
@@ -244,7 +246,12 @@ def contacts_import(
         _echo_plan(plan, show)
         run = apply_plan(session, plan, actor="cli")
         if save_mapping:
-            used = parsed.mapping or mapping
+            # Every column of the file, ignored ones as None, so the saved mapping ignores them too.
+            used = (
+                {header: parsed.mapping.get(header) for header in parsed.headers}
+                if parsed.headers
+                else mapping
+            )
             row = session.scalar(select(ImportMapping).where(ImportMapping.name == save_mapping))
             if row is None:
                 row = ImportMapping(name=save_mapping)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from contacts.models import ImportMapping, ImportRun
 from contacts.records import ImportFileError, ParsedFile
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# An upload nobody applied or discarded within a week is removed by the next upload.
+UPLOAD_MAX_AGE_SECONDS = 7 * 24 * 3600
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 
@@ -49,12 +52,23 @@ def store_upload(instance: Path, filename: str, data: bytes) -> StoredUpload:
         raise UploadError("the file is empty")
     if len(data) > MAX_UPLOAD_BYTES:
         raise UploadError(f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+    _remove_old_uploads(_folder(instance))
     token = secrets.token_urlsafe(24)
     safe_name = Path(filename or "upload").name[:200] or "upload"
     path = _folder(instance) / f"{token}.data"
     path.write_bytes(data)
     (_folder(instance) / f"{token}.json").write_text(json.dumps({"filename": safe_name}))
     return StoredUpload(token, path, safe_name)
+
+
+def _remove_old_uploads(folder: Path) -> None:
+    cutoff = time.time() - UPLOAD_MAX_AGE_SECONDS
+    for path in folder.iterdir():
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except FileNotFoundError:
+            pass  # another request removed it
 
 
 def load_upload(instance: Path, token: str) -> StoredUpload:
@@ -75,14 +89,14 @@ def discard_upload(instance: Path, token: str) -> None:
             (_folder(instance) / f"{token}{suffix}").unlink(missing_ok=True)
 
 
-def saved_mapping(session: Session, name: str) -> dict[str, str]:
+def saved_mapping(session: Session, name: str) -> dict[str, str | None]:
     mapping = session.scalar(select(ImportMapping).where(ImportMapping.name == name))
     if mapping is None:
         raise UploadError(f"there is no saved mapping {name!r}")
     return dict(mapping.mapping)
 
 
-def save_mapping(session: Session, name: str, mapping: dict[str, str]) -> ImportMapping:
+def save_mapping(session: Session, name: str, mapping: dict[str, str | None]) -> ImportMapping:
     name = name.strip()
     if not name:
         raise UploadError("a saved mapping needs a name")
@@ -99,7 +113,7 @@ def dry_run(
     upload: StoredUpload,
     *,
     format: str | None = None,
-    mapping: dict[str, str] | None = None,
+    mapping: dict[str, str | None] | None = None,
 ) -> tuple[ParsedFile, ImportPlan]:
     """Parse and plan; raises ImportFileError for a file that cannot be read at all."""
     if format is not None and format not in SUPPORTED_FORMATS:
@@ -115,7 +129,7 @@ def apply_reviewed(
     reviewed_digest: str,
     actor: str,
     format: str | None = None,
-    mapping: dict[str, str] | None = None,
+    mapping: dict[str, str | None] | None = None,
 ) -> tuple[ImportRun | None, ImportPlan]:
     """Apply the import if it still does exactly what staff reviewed; else return the new plan
     (and no run) so they can review it again. The caller commits."""

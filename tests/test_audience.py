@@ -194,3 +194,20 @@ def test_bad_filters_are_refused_with_a_message_and_column(
 ) -> None:
     with pytest.raises(AudienceError, match=message):
         Audience(filter=text).count(directory)
+
+
+def test_except_and_not_keep_officials_who_have_no_value_in_that_field(directory: Session) -> None:
+    """Institution leaders have no political group: "except group:ESN" must keep them (SQL's
+    NOT on NULL would silently drop them), and "not country:FR" keeps those with no country."""
+
+    def matching(text: str) -> set[int]:
+        condition = Audience(filter=text).matching_condition(directory)
+        return set(directory.scalars(select(Contact.id).where(condition)))
+
+    leaders = matching("kind:institution_leader")
+    assert leaders
+    assert matching("kind:institution_leader except group:ESN") == leaders
+    assert matching("kind:institution_leader and not party:Fidesz") == leaders
+    no_country = {c.id for c in _all(directory) if c.country_code is None}
+    assert no_country
+    assert no_country <= matching("not country:FR")

@@ -169,3 +169,47 @@ def test_the_eps_own_xml_imports_as_a_complete_list_of_meps(
         kinds = set(get_db().session.scalars(select(Contact.kind)))
     assert kinds == {"mep"}
     assert count_rows(app, Contact) == 150
+
+
+def test_a_recognised_column_can_be_ignored_and_stays_ignored_in_the_saved_mapping(
+    app: Flask, login: Callable[..., FlaskClient]
+) -> None:
+    """Setting "Pays" to (ignore) drops the country from the plan; the saved mapping keeps the
+    column ignored for the next file."""
+    client = login("campaigner")
+    page = _upload(client, "partner.csv", PARTNER_CSV)
+    review = page[page.index("<h2>Columns</h2>") :]
+    action = re.search(r'action="(/contacts/import/[^"/]+)"', review)
+    assert action
+    columns = dict(re.findall(r'<input type="hidden" name="(col-\d+)" value="([^"]*)"', review))
+    form = {"csrf_token": csrf_token_from(page), "format": "csv", **columns}
+    form.update({"map-0": "given_name", "map-1": "family_name", "map-2": "email", "map-3": ""})
+    form["save_mapping_as"] = "No country"
+    text = client.post(action.group(1), data=form).get_data(as_text=True)
+    new_rows = text[text.index("<h2>New") :]
+    assert "marie.dupont@example.org" in new_rows
+    assert "<td>FR</td>" not in new_rows
+    with app.app_context():
+        saved = get_db().session.scalars(select(ImportMapping)).one()
+    assert saved.mapping["Pays"] is None
+    again = _upload(client, "partner2.csv", PARTNER_CSV, mapping_name="No country")
+    assert "<td>FR</td>" not in again[again.index("<h2>New") :]
+
+
+def test_uploads_left_for_a_week_are_removed_by_the_next_upload(
+    app: Flask, login: Callable[..., FlaskClient]
+) -> None:
+    import os
+    import time
+
+    client = login("campaigner")
+    _upload(client, "partner.csv", PARTNER_CSV)
+    folder = Path(app.instance_path) / "uploads"
+    old = list(folder.iterdir())
+    assert len(old) == 2  # the file and its name
+    week_ago = time.time() - 8 * 24 * 3600
+    for path in old:
+        os.utime(path, (week_ago, week_ago))
+    _upload(client, "partner2.csv", PARTNER_CSV)
+    assert not any(path.exists() for path in old)
+    assert len(list(folder.iterdir())) == 2

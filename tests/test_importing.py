@@ -944,3 +944,75 @@ def test_a_rejected_row_of_a_complete_list_does_not_retire_its_official(app: Fla
         assert [e.reason for e in plan.errors] == ["invalid address"]
         assert [p.display_name for p in plan.left_office] == ["Given3 Family3"]
         session.close()
+
+
+def test_an_official_in_office_whose_record_now_has_a_past_term_end_is_retired(app: Flask) -> None:
+    """The EP API lists an MEP who has left (term_end in the past): the existing active contact
+    becomes inactive with that date; the dry run and the apply both work."""
+    from datetime import date
+
+    from contacts.importing import apply_plan, plan_import
+    from contacts.models import Contact
+    from contacts.records import ContactRecord, ParsedFile
+
+    def record(term_end: date | None) -> ParsedFile:
+        return ParsedFile(
+            source_kind="ep_api",
+            filename="api.tar.gz",
+            records=[
+                ContactRecord(
+                    line="epapi/2.json", kind="mep", given_name="Ondine", family_name="Example",
+                    ep_id="999002", emails=["ondine.example@europarl.europa.eu"],
+                    country_code="CZ", term_end=term_end,
+                )
+            ],
+        )  # fmt: skip
+
+    with app.app_context():
+        session = get_db().factory()
+        apply_plan(session, plan_import(session, record(None)), actor="test")
+        session.commit()
+        plan = plan_import(session, record(date(2025, 1, 31)), today=date(2025, 7, 11))
+        assert [(c.field, c.old, c.new) for c in plan.changed[0].changes] == [
+            ("term_end", None, date(2025, 1, 31)),
+            ("active", True, False),
+        ]
+        apply_plan(session, plan, actor="test")
+        session.commit()
+        contact = session.scalars(select(Contact).where(Contact.ep_id == "999002")).one()
+        assert (contact.active, contact.term_end) == (False, date(2025, 1, 31))
+        session.close()
+
+
+def test_the_ep_api_sample_imports_on_top_of_the_bundled_directory(app: Flask) -> None:
+    """The real EP API files (a sample) plan and apply over the bundled MEPs: matched by EP id,
+    so no MEP is created twice; offices and second addresses are added; a second plan changes
+    nothing."""
+    from contacts.bundled import load_bundled
+    from contacts.importers import parse_file
+    from contacts.importing import apply_plan, plan_import
+    from contacts.models import Contact
+
+    sample = Path(__file__).parent / "data" / "importers" / "ep_api_sample.tar.gz"
+    with app.app_context():
+        session = get_db().factory()
+        load_bundled(session)
+        session.commit()
+        before = session.scalar(select(func.count(Contact.id)))
+        parsed = parse_file(sample, today=date(2025, 7, 11))
+        plan = plan_import(session, parsed, today=date(2025, 7, 11))
+        new_ids = {p.values.get("ep_id") for p in plan.new}
+        apply_plan(session, plan, actor="test")
+        session.commit()
+        after = session.scalar(select(func.count(Contact.id)))
+        again = plan_import(
+            session, parse_file(sample, today=date(2025, 7, 11)), today=date(2025, 7, 11)
+        )
+        session.close()
+    assert after == before + len(plan.new)
+    # The two the bundled (current) list lacks are MEPs who left for the Commission: recorded
+    # as inactive, never written to.
+    assert new_ids == {"197843", "256854"}
+    assert all(p.values.get("active") is False for p in plan.new)
+    assert plan.counts["updated"] == 35
+    assert not again.has_changes

@@ -30,12 +30,43 @@ class Campaign(TimestampMixin, Base):
     body_template: Mapped[str] = mapped_column(Text)
     audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     mail_from: Mapped[str | None] = mapped_column(String(320))
+    # The language of subject_template/body_template; other languages are LetterVariant rows.
+    default_language: Mapped[str] = mapped_column(String(8), default="en")
+    # The signature block: [{"name": "Human Rights Coalition", "url": "https://…"}, ...]
+    signatories: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     launched_at: Mapped[datetime | None]
 
     deliveries: Mapped[list[Delivery]] = relationship(
         back_populates="campaign", lazy="raise_on_sql"
     )
+    variants: Mapped[list[LetterVariant]] = relationship(
+        back_populates="campaign", cascade="all, delete-orphan", order_by="LetterVariant.language"
+    )
+
+    def letter_sources(self) -> dict[str, tuple[str, str]]:
+        """{language: (subject template, body template)}, the default language first."""
+        sources = {self.default_language: (self.subject_template, self.body_template)}
+        for variant in self.variants:
+            sources.setdefault(variant.language, (variant.subject_template, variant.body_template))
+        return sources
+
+
+class LetterVariant(Base):
+    """The letter in one more language: chosen for recipients who read it."""
+
+    __tablename__ = "letter_variants"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "language", name="uq_letter_variants_campaign_language"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(8))
+    subject_template: Mapped[str] = mapped_column(Text)
+    body_template: Mapped[str] = mapped_column(Text)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="variants")
 
 
 class Delivery(Base):

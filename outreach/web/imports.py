@@ -37,21 +37,21 @@ def _mappings() -> list[ImportMapping]:
     return list(get_db().session.scalars(select(ImportMapping).order_by(ImportMapping.name)))
 
 
-def _mapping_from_form() -> dict[str, str] | None:
-    """{header: field} from the review page's column selects (col-<n> header, map-<n> field)."""
+def _mapping_from_form() -> dict[str, str | None] | None:
+    """{header: field} from the review page's column selects (col-<n> header, map-<n> field);
+    a column set to "(ignore)" maps to None, so detection does not bring it back."""
     headers = [(k[4:], v) for k, v in request.form.items() if k.startswith("col-")]
     if not headers:
         return None
-    mapping: dict[str, str] = {}
+    mapping: dict[str, str | None] = {}
     for index, header in headers:
         field = request.form.get(f"map-{index}", "")
-        if field and field in FIELD_NAMES:
-            mapping[header] = field
+        mapping[header] = field if field in FIELD_NAMES else None
     return mapping
 
 
 def _review(
-    token: str, *, format: str | None, mapping: dict[str, str] | None, status: int = 200
+    token: str, *, format: str | None, mapping: dict[str, str | None] | None, status: int = 200
 ) -> ResponseReturnValue:
     session = get_db().session
     try:

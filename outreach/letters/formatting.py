@@ -1,0 +1,290 @@
+"""Turning a rendered letter body (Markdown) into the HTML and plain-text parts of one e-mail.
+
+A campaign's body template renders, per recipient, to CommonMark text. This module parses that text
+once and writes both parts of a multipart/alternative message from the same token stream:
+
+* HTML: markdown-it-py with raw HTML off (recipient data was interpolated into the text, so a
+  "<script>" in a name is text, never markup), sanitised again by nh3 with a short allow-list, put
+  into templates/emails/letter/layout.html and CSS-inlined by css-inline.
+* Plain text: paragraphs wrapped at 72 columns, lists with their numbers and hanging indents,
+  quotes prefixed "> ", and links as numbered references listed under "Links:".
+
+Values interpolated into the Markdown should pass `escape_markdown` first (a Jinja `finalize`), so a
+recipient's name is printed as typed and can never open a link, a list or a heading.
+Everything that can be set up once (the parser, the sanitiser, the inliner, the layout) is, because
+this runs for every recipient of a campaign.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import css_inline
+import nh3
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from markupsafe import Markup
+
+from outreach import PROJECT_ROOT
+
+TEXT_WIDTH = 72
+LAYOUT_TEMPLATE = "emails/letter/layout.html"
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+
+# The tags the parser below can produce (h4-h6 are lowered to h3, images become their alt text),
+# and nothing else: nh3 is the second lock behind markdown-it's html=False.
+ALLOWED_TAGS = frozenset(
+    {"p", "strong", "em", "a", "ol", "ul", "li", "blockquote", "h1", "h2", "h3", "br", "hr", "code"}
+)
+
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+# Indented code and fences are off: a letter has no code, and a Jinja template indented inside
+# {% if %} blocks would otherwise turn a paragraph into a monospaced block.
+_md.disable(["table", "code", "fence"])
+# Every link is parsed, whatever its scheme, so that `_sanitise_tokens` can drop a javascript: or
+# relative link while keeping its text (markdown-it's own check would print the raw "[x](...)").
+_md.validateLink = lambda url: True  # type: ignore[method-assign]
+
+_cleaner = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    clean_content_tags={"script", "style"},
+    attributes={"a": {"href"}, "ol": {"start"}},
+    url_schemes=set(LINK_SCHEMES),
+    link_rel="noopener",
+    strip_comments=True,
+)
+
+_inliner = css_inline.CSSInliner(
+    keep_style_tags=False, keep_link_tags=False, load_remote_stylesheets=False
+)
+
+_layout_env = Environment(
+    loader=FileSystemLoader(PROJECT_ROOT / "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    auto_reload=False,
+)
+
+_SCHEME = re.compile(r"([a-z][a-z0-9+.\-]*):", re.ASCII)
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*", re.ASCII)
+# Glues a link's "[n]" to the word before it while wrapping. markdown-it replaces NUL in its input
+# with U+FFFD, so the character cannot come from the letter itself.
+_GLUE = "\x00"
+
+_MARKDOWN_PUNCTUATION = str.maketrans({c: "\\" + c for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"})
+_WHITESPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class FormattedLetter:
+    """The two alternative parts of one letter: a complete HTML document and plain text."""
+
+    html: str
+    text: str
+
+
+def escape_markdown(value: object) -> str:
+    """`value` as Markdown that reads back as exactly its text, on one line.
+
+    Every ASCII punctuation character is backslash-escaped (CommonMark allows it for all of them),
+    so no link, emphasis, entity, list or heading can start inside the value, and runs of white
+    space (CR and LF included) become one space, so it cannot start a new block or a hard break.
+    Fits Jinja's `finalize=` for a body template whose placeholders are recipient data.
+    """
+    return _WHITESPACE.sub(" ", str(value)).translate(_MARKDOWN_PUNCTUATION)
+
+
+def parse(markdown_text: str) -> list[Token]:
+    """The letter's token stream, with unsafe links unwrapped and images replaced by their alt text."""
+    tokens = _md.parse(markdown_text, {})
+    _sanitise_tokens(tokens)
+    return tokens
+
+
+def format_letter(markdown_text: str, *, subject: str, language: str = "en") -> FormattedLetter:
+    """Both parts of a letter from its rendered body; `subject` is the HTML document's title."""
+    tokens = parse(markdown_text)
+    return FormattedLetter(
+        html=_html_document(_html_fragment(tokens), subject=subject, language=language),
+        text=_PlainText().render(tokens),
+    )
+
+
+def html_fragment(markdown_text: str) -> str:
+    """The sanitised HTML of the body alone, without the layout (e.g. for a preview pane)."""
+    return _html_fragment(parse(markdown_text))
+
+
+def plain_text(markdown_text: str, *, width: int = TEXT_WIDTH) -> str:
+    """The plain-text part alone."""
+    return _PlainText(width).render(parse(markdown_text))
+
+
+def _link_allowed(href: str) -> bool:
+    match = _SCHEME.match(href.strip().lower())
+    return match is not None and match.group(1) in LINK_SCHEMES
+
+
+def _sanitise_tokens(tokens: Sequence[Token]) -> None:
+    """Unwrap links whose scheme is not http, https or mailto; images become their alt text;
+    headings deeper than h3 become h3 (the layout styles three levels)."""
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close") and token.tag in ("h4", "h5", "h6"):
+            token.tag = "h3"
+        if token.type != "inline" or not token.children:
+            continue
+        children: list[Token] = []
+        dropping = False
+        for child in token.children:
+            if child.type == "link_open":
+                dropping = not _link_allowed(str(child.attrGet("href") or ""))
+                if dropping:
+                    continue
+            elif child.type == "link_close" and dropping:
+                dropping = False
+                continue
+            elif child.type == "image":
+                alt = "".join(c.content for c in child.children or () if c.type == "text")
+                child = Token("text", "", 0, content=alt)
+            children.append(child)
+        token.children = children
+
+
+def _html_fragment(tokens: Sequence[Token]) -> str:
+    return _cleaner.clean(_md.renderer.render(tokens, _md.options, {}))
+
+
+@cache
+def _layout() -> Template:
+    return _layout_env.get_template(LAYOUT_TEMPLATE)
+
+
+def _html_document(fragment: str, *, subject: str, language: str) -> str:
+    if not _LANGUAGE.fullmatch(language):
+        raise ValueError(f"{language!r} is not a language tag such as 'en' or 'pt-BR'")
+    # The fragment comes out of nh3, so it may be marked safe; subject and language are escaped.
+    page = _layout().render(subject=subject, language=language, body=Markup(fragment))  # noqa: S704
+    return _inliner.inline(page)
+
+
+@cache
+def _wrapper(width: int) -> textwrap.TextWrapper:
+    # A URL or a long word is never broken (break_long_words), nor a compound at its hyphen.
+    return textwrap.TextWrapper(width=max(width, 20), break_long_words=False, break_on_hyphens=False)
+
+
+class _PlainText:
+    """Writes the plain-text part from the token stream; one instance per letter (it numbers links)."""
+
+    def __init__(self, width: int = TEXT_WIDTH) -> None:
+        self.width = width
+        self.links: dict[str, int] = {}
+
+    def render(self, tokens: Sequence[Token]) -> str:
+        blocks, _ = self._blocks(tokens, 0, self.width)
+        lines = _join(blocks, tight=False)
+        if self.links:
+            lines += ["", "Links:"] + [f"[{n}] {url}" for url, n in self.links.items()]
+        return "\n".join(lines) + "\n" if lines else ""
+
+    def _blocks(self, tokens: Sequence[Token], i: int, width: int) -> tuple[list[list[str]], int]:
+        """The blocks from tokens[i] up to the close of the enclosing container (or the end)."""
+        blocks: list[list[str]] = []
+        while i < len(tokens):
+            token = tokens[i]
+            kind = token.type
+            if token.nesting == -1:  # the close of our container: the caller consumes it
+                break
+            if kind in ("paragraph_open", "heading_open"):
+                blocks.append(self._inline(tokens[i + 1], width))
+                i += 3
+            elif kind == "blockquote_open":
+                inner, i = self._blocks(tokens, i + 1, width - 2)
+                blocks.append([f"> {line}" if line else ">" for line in _join(inner, tight=False)])
+                i += 1
+            elif kind in ("bullet_list_open", "ordered_list_open"):
+                lines, i = self._list(tokens, i, width)
+                blocks.append(lines)
+            elif kind == "hr":
+                blocks.append(["* * *"])
+                i += 1
+            else:  # nothing else is enabled in the parser; skip what is unknown
+                i += 1
+        return blocks, i
+
+    def _list(self, tokens: Sequence[Token], i: int, width: int) -> tuple[list[str], int]:
+        opening = tokens[i]
+        ordered = opening.type == "ordered_list_open"
+        start = int(str(opening.attrGet("start") or 1)) if ordered else 1
+        # markdown-it hides the paragraphs of a tight list; a loose one keeps a blank line between
+        # items, as it has <p> margins in HTML.
+        tight = any(t.hidden for t in tokens[i + 1 : i + 4] if t.type == "paragraph_open")
+        items: list[list[str]] = []
+        i += 1
+        while tokens[i].type == "list_item_open":
+            item_width = width - (len(str(start + len(items))) + 2 if ordered else 2)
+            inner, i = self._blocks(tokens, i + 1, item_width)
+            items.append(_join(inner, tight=tight))
+            i += 1  # list_item_close
+        i += 1  # the list's close
+        delimiter = opening.markup if ordered else "-"
+        markers = [f"{start + n}{delimiter}" if ordered else "-" for n in range(len(items))]
+        hang = max((len(m) for m in markers), default=1) + 1
+        lines: list[str] = []
+        for n, (marker, item) in enumerate(zip(markers, items, strict=True)):
+            if n and not tight:
+                lines.append("")
+            item = item or [""]
+            lines.append(f"{marker.ljust(hang)}{item[0]}".rstrip())
+            lines += [f"{' ' * hang}{line}" if line else "" for line in item[1:]]
+        return lines, i
+
+    def _inline(self, inline: Token, width: int) -> list[str]:
+        """A paragraph's lines: each hard break starts a line, each line is wrapped at `width`."""
+        segments: list[list[str]] = [[]]
+        parts = segments[0]
+        link_start, link_href = 0, ""
+        for child in inline.children or ():
+            kind = child.type
+            if kind == "text" or kind == "code_inline":
+                parts.append(child.content)
+            elif kind == "softbreak":
+                parts.append(" ")
+            elif kind == "hardbreak":
+                parts = []
+                segments.append(parts)
+            elif kind == "strong_open" or kind == "strong_close":
+                parts.append("*")
+            elif kind == "link_open":  # links do not nest in CommonMark
+                link_start, link_href = len(parts), str(child.attrGet("href") or "")
+            elif kind == "link_close":
+                text = "".join(parts[link_start:]).strip()
+                if not _is_own_url(text, link_href):
+                    number = self.links.setdefault(link_href, len(self.links) + 1)
+                    parts.append(f"{_GLUE}[{number}]")
+        wrapper = _wrapper(width)
+        lines: list[str] = []
+        for segment in segments:
+            text = "".join(segment)
+            wrapped = wrapper.wrap(text) if text.strip() else [""]
+            lines += [line.replace(_GLUE, " ") for line in wrapped]
+        return lines
+
+
+def _is_own_url(text: str, href: str) -> bool:
+    """True for <https://…>, [https://…](https://…) and <name@example.org>: print it once."""
+    return text in (href, href.removeprefix("mailto:")) or _md.normalizeLink(text) == href
+
+
+def _join(blocks: list[list[str]], *, tight: bool) -> list[str]:
+    lines: list[str] = []
+    for block in blocks:
+        if lines and not tight:
+            lines.append("")
+        lines += block
+    return lines
