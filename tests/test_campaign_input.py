@@ -49,18 +49,18 @@ def test_an_undefined_placeholder_is_refused_naming_it_and_its_line(app: Flask) 
         )
 
 
-def test_an_unknown_attribute_of_the_recipient_is_refused_at_launch_with_its_line(
+def test_an_unknown_attribute_of_the_recipient_is_refused_when_saved_with_its_line(
     app: Flask,
 ) -> None:
-    """`recipient.nickname` does not exist: the launch is refused naming the line, and no
-    delivery is created."""
-    campaign_id = draft_campaign(
-        app, {"countries": ["MT"]}, body="{{ salutation }}\n\nDear {{ recipient.nickname }}\n"
-    )
-    with pytest.raises(services.CampaignError, match=r"body, line 3: .*nickname"):
-        launch_campaign(app, campaign_id)
+    """`recipient.nickname` does not exist: the letter is tried on a sample recipient when it
+    is saved, and refused naming the line and the fields there are."""
+    with pytest.raises(
+        services.CampaignError, match=r"body, line 3: recipient has no field 'nickname'; it has"
+    ):
+        draft_campaign(
+            app, {"countries": ["MT"]}, body="{{ salutation }}\n\nDear {{ recipient.nickname }}\n"
+        )
     assert count_rows(app, Delivery) == 0
-    assert campaign_status(app, campaign_id) == "draft"
 
 
 def test_launching_an_empty_audience_is_refused(app: Flask) -> None:

@@ -19,10 +19,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from contacts.base import utcnow
+from outreach.campaigns.letters import letter_meta
 from outreach.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryEvent
 from outreach.campaigns.states import NON_FINAL, DeliveryState, check_transition
 from outreach.db import Database
-from outreach.letters.render import CompiledLetter, LetterError, recipient_context
+from outreach.letters.render import CampaignLetter, LetterError, LetterMeta
 from outreach.mail.message import HeaderError, build_letter, new_message_id, parse_address
 from outreach.mail.transport import SendOutcome, SmtpTransport
 
@@ -174,38 +175,44 @@ def send_batch(
     if not claimed:
         return report
 
-    letters: dict[int, CompiledLetter | LetterError] = {}
+    # Compiled once per campaign per batch; a letter that does not compile fails its deliveries.
+    letters: dict[int, tuple[CampaignLetter, LetterMeta] | LetterError] = {}
     campaigns: set[int] = set()
     for delivery_id in claimed:
         with db.transaction() as session:
             delivery = session.scalars(
                 select(Delivery)
-                .options(joinedload(Delivery.contact), joinedload(Delivery.campaign))
+                .options(
+                    joinedload(Delivery.contact),
+                    joinedload(Delivery.campaign).selectinload(Campaign.variants),
+                )
                 .where(Delivery.id == delivery_id)
             ).one()
             campaign = delivery.campaign
             campaigns.add(campaign.id)
             if campaign.id not in letters:
                 try:
-                    letters[campaign.id] = CompiledLetter(
-                        campaign.subject_template, campaign.body_template
+                    letters[campaign.id] = (
+                        CampaignLetter(campaign.letter_sources(), campaign.default_language),
+                        letter_meta(campaign, default_from=default_from),
                     )
                 except LetterError as exc:
                     letters[campaign.id] = exc
-            letter = letters[campaign.id]
+            compiled = letters[campaign.id]
             try:
-                if isinstance(letter, LetterError):
-                    raise letter
-                rendered = letter.render(
-                    recipient_context(delivery.contact, campaign.name, email=delivery.email)
-                )
+                if isinstance(compiled, LetterError):
+                    raise compiled
+                letter, meta = compiled
+                copy = letter.render(delivery.contact, meta, email=delivery.email)
                 assert delivery.message_id is not None
                 msg = build_letter(
                     from_addr=campaign.mail_from or default_from,
                     to_addr=delivery.email,
                     to_name=delivery.contact.display_name,
-                    subject=rendered.subject,
-                    text=rendered.body,
+                    subject=copy.subject,
+                    text=copy.text,
+                    html=copy.html,
+                    language=copy.language,
                     message_id=delivery.message_id,
                 )
             except (LetterError, HeaderError) as exc:

@@ -16,20 +16,27 @@ from sqlalchemy.orm import Session
 from contacts.audience import Audience, AudienceError
 from contacts.base import utcnow
 from contacts.models import Contact
+from outreach.campaigns.letters import (
+    LetterCheckError,
+    check_language,
+    check_letter,
+    copy_for,
+    letter_meta,
+)
 from outreach.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryEvent
 from outreach.campaigns.states import DeliveryState
 from outreach.jobs import SEND_BATCH, defer
-from outreach.letters.render import CompiledLetter, LetterError, recipient_context
+from outreach.letters.render import CampaignLetter, LetterError, RenderedCopy
 
 
 class CampaignError(ValueError):
     """A campaign action that cannot be done, with a message for staff."""
 
 
-def _check_letter(subject: str, body: str) -> CompiledLetter:
+def _checked(campaign: Campaign) -> CampaignLetter:
     try:
-        return CompiledLetter(subject, body)
-    except LetterError as exc:
+        return check_letter(campaign)
+    except LetterCheckError as exc:
         raise CampaignError(str(exc)) from exc
 
 
@@ -52,20 +59,27 @@ def create_campaign(
     audience: dict[str, Any] | Audience,
     created_by_id: int | None = None,
     mail_from: str | None = None,
+    language: str = "en",
+    signatories: list[dict[str, str]] | None = None,
 ) -> Campaign:
     name = name.strip()
     if not name:
         raise CampaignError("a campaign needs a name")
-    _check_letter(subject, body)
-    spec = _check_audience(session, audience)
+    try:
+        language = check_language(language)
+    except LetterCheckError as exc:
+        raise CampaignError(str(exc)) from exc
     campaign = Campaign(
         name=name,
         subject_template=subject,
         body_template=body,
-        audience=spec.to_dict(),
         created_by_id=created_by_id,
         mail_from=mail_from,
+        default_language=language,
+        signatories=list(signatories or []),
     )
+    _checked(campaign)
+    campaign.audience = _check_audience(session, audience).to_dict()
     session.add(campaign)
     session.flush()
     return campaign
@@ -79,28 +93,45 @@ def update_campaign(
     subject: str,
     body: str,
     audience: dict[str, Any],
+    language: str | None = None,
+    signatories: list[dict[str, str]] | None = None,
 ) -> Campaign:
+    """Change a draft; on CampaignError the caller rolls back (the object may be half-changed)."""
     if campaign.status != CampaignStatus.DRAFT:
         raise CampaignError("a launched campaign's letter and audience can no longer be changed")
     if not name.strip():
         raise CampaignError("a campaign needs a name")
-    _check_letter(subject, body)
-    spec = _check_audience(session, audience)
     campaign.name = name.strip()
     campaign.subject_template = subject
     campaign.body_template = body
-    campaign.audience = spec.to_dict()
+    if language is not None:
+        try:
+            campaign.default_language = check_language(language)
+        except LetterCheckError as exc:
+            raise CampaignError(str(exc)) from exc
+        campaign.variants = [
+            v for v in campaign.variants if v.language != campaign.default_language
+        ]
+    if signatories is not None:
+        campaign.signatories = list(signatories)
+    _checked(campaign)
+    campaign.audience = _check_audience(session, audience).to_dict()
     return campaign
 
 
-def preview(session: Session, campaign: Campaign, contact: Contact) -> tuple[str, str]:
-    """The subject and body this contact would receive."""
-    letter = _check_letter(campaign.subject_template, campaign.body_template)
+def preview(
+    session: Session,
+    campaign: Campaign,
+    contact: Contact,
+    *,
+    default_from: str = "",
+    language: str | None = None,
+) -> RenderedCopy:
+    """The copy this contact would receive (in `language`, or the one chosen for them)."""
     try:
-        rendered = letter.render(recipient_context(contact, campaign.name))
-    except LetterError as exc:
+        return copy_for(campaign, contact, default_from=default_from, language=language)
+    except LetterCheckError as exc:
         raise CampaignError(str(exc)) from exc
-    return rendered.subject, rendered.body
 
 
 @dataclass(frozen=True)
@@ -120,7 +151,7 @@ def launch(session: Session, campaign_id: int, *, actor: str, batch_size: int) -
         raise CampaignError(f"there is no campaign {campaign_id}")
     if campaign.status != CampaignStatus.DRAFT:
         raise CampaignError(f"campaign {campaign.name!r} has already been launched")
-    letter = _check_letter(campaign.subject_template, campaign.body_template)
+    letter = _checked(campaign)
     audience = _check_audience(session, campaign.audience)
     try:
         recipients = audience.contacts(session)
@@ -130,9 +161,10 @@ def launch(session: Session, campaign_id: int, *, actor: str, batch_size: int) -
         raise CampaignError(
             f"the audience ({audience.describe()}) has no one who can be written to; nothing was launched"
         )
+    meta = letter_meta(campaign)
     for contact in recipients:
         try:
-            letter.render(recipient_context(contact, campaign.name))
+            letter.render(contact, meta)
         except LetterError as exc:
             raise CampaignError(
                 f"the letter to {contact.display_name} cannot be rendered: {exc}"

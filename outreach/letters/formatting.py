@@ -1,18 +1,23 @@
 """Turning a rendered letter body (Markdown) into the HTML and plain-text parts of one e-mail.
 
 A campaign's body template renders, per recipient, to CommonMark text. This module parses that text
-once and writes both parts of a multipart/alternative message from the same token stream:
+and writes both parts of a multipart/alternative message from the same token stream:
 
 * HTML: markdown-it-py with raw HTML off (recipient data was interpolated into the text, so a
   "<script>" in a name is text, never markup), sanitised again by nh3 with a short allow-list, put
-  into templates/emails/letter/layout.html and CSS-inlined by css-inline.
+  into templates/emails/letter/layout.html, with the CSS inlined by css-inline.
 * Plain text: paragraphs wrapped at 72 columns, lists with their numbers and hanging indents,
   quotes prefixed "> ", and links as numbered references listed under "Links:".
 
 Values interpolated into the Markdown should pass `escape_markdown` first (a Jinja `finalize`), so a
 recipient's name is printed as typed and can never open a link, a list or a heading.
-Everything that can be set up once (the parser, the sanitiser, the inliner, the layout) is, because
-this runs for every recipient of a campaign.
+
+Compile once, format many: all recipients of a campaign share most of their letter, so the text is
+cut at the blank lines between top-level blocks (`split_blocks`) and each piece is parsed, sanitised
+and inlined once and then taken from a cache; per recipient only the pieces that differ (the
+salutation, a paragraph with a name) are formatted. The layout is rendered and inlined once, with
+the subject and language put in by escaping. `format_letter` gives exactly what formatting the
+whole text in one piece gives; the tests compare the two.
 """
 
 from __future__ import annotations
@@ -21,19 +26,20 @@ import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import css_inline
 import nh3
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
-from markupsafe import Markup
+from markupsafe import escape
 
 from outreach import PROJECT_ROOT
 
 TEXT_WIDTH = 72
 LAYOUT_TEMPLATE = "emails/letter/layout.html"
+STYLESHEET = "emails/letter/style.css"
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 
 # The tags the parser below can produce (h4-h6 are lowered to h3, images become their alt text),
@@ -72,12 +78,24 @@ _layout_env = Environment(
 
 _SCHEME = re.compile(r"([a-z][a-z0-9+.\-]*):", re.ASCII)
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*", re.ASCII)
+_NEWLINE = re.compile(r"\r\n?")
+_BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
+# A piece that starts indented or with a list marker may belong to the block before it (a list
+# item's next paragraph, the next item of a loose list), so it is never cut off from it.
+_CONTINUES = re.compile(r"[ \t]|(?:[-+*]|[0-9]{1,9}[.)])(?:[ \t\n]|$)")
 # Glues a link's "[n]" to the word before it while wrapping. markdown-it replaces NUL in its input
 # with U+FFFD, so the character cannot come from the letter itself.
 _GLUE = "\x00"
 
-_MARKDOWN_PUNCTUATION = str.maketrans({c: "\\" + c for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"})
+_ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+_MARKDOWN_PUNCTUATION = str.maketrans({c: "\\" + c for c in _ASCII_PUNCTUATION})
 _WHITESPACE = re.compile(r"\s+")
+# For `_plain_paragraph`: a backslash escape, the characters that start inline markup (or a hard
+# break, or tab expansion), an ordered-list marker; and how html5ever (nh3, css-inline) writes text.
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+_PLAIN_SPECIALS = re.compile(r"[\\`*_\[\]!<>&\t\x00]")
+_ORDERED_MARKER = re.compile(r"[0-9]{1,9}[.)]")
+_HTML_TEXT = str.maketrans({"&": "&amp;", "\xa0": "&nbsp;", "<": "&lt;", ">": "&gt;"})
 
 
 @dataclass(frozen=True)
@@ -99,30 +117,61 @@ def escape_markdown(value: object) -> str:
     return _WHITESPACE.sub(" ", str(value)).translate(_MARKDOWN_PUNCTUATION)
 
 
+def format_letter(markdown_text: str, *, subject: str, language: str = "en") -> FormattedLetter:
+    """Both parts of a letter from its rendered body; `subject` is the HTML document's title."""
+    if not _LANGUAGE.fullmatch(language):
+        raise ValueError(f"{language!r} is not a language tag such as 'en' or 'pt-BR'")
+    blocks = [_block(source) for source in split_blocks(markdown_text)]
+    layout = _layout()
+    html = "".join(
+        (
+            layout.before_language,
+            escape(language),
+            layout.before_subject,
+            escape(subject),
+            layout.before_body,
+            *(block.html for block in blocks),
+            layout.after_body,
+        )
+    )
+    return FormattedLetter(html=html, text=_text(blocks, TEXT_WIDTH))
+
+
+def split_blocks(markdown_text: str) -> list[str]:
+    """The text cut at blank lines into pieces that CommonMark parses independently.
+
+    A cut is made only before a line that starts a new top-level block for certain: not indented
+    and not a list marker (a blank line ends every other block, with code and raw HTML off). A
+    link reference definition ("[x]: https://…") applies to the whole text, so a text with one is
+    not cut at all.
+    """
+    text = _NEWLINE.sub("\n", markdown_text)
+    if "]:" in text:
+        return [text]
+    pieces: list[str] = []
+    for chunk in _BLANK_LINES.split(text):
+        if pieces and (not chunk or _CONTINUES.match(chunk)):
+            pieces[-1] += "\n\n" + chunk
+        else:
+            pieces.append(chunk)
+    return pieces
+
+
 def parse(markdown_text: str) -> list[Token]:
-    """The letter's token stream, with unsafe links unwrapped and images replaced by their alt text."""
+    """The token stream, with unsafe links unwrapped and images replaced by their alt text."""
     tokens = _md.parse(markdown_text, {})
     _sanitise_tokens(tokens)
     return tokens
 
 
-def format_letter(markdown_text: str, *, subject: str, language: str = "en") -> FormattedLetter:
-    """Both parts of a letter from its rendered body; `subject` is the HTML document's title."""
-    tokens = parse(markdown_text)
-    return FormattedLetter(
-        html=_html_document(_html_fragment(tokens), subject=subject, language=language),
-        text=_PlainText().render(tokens),
-    )
-
-
 def html_fragment(markdown_text: str) -> str:
-    """The sanitised HTML of the body alone, without the layout (e.g. for a preview pane)."""
+    """The sanitised HTML of the body alone, without layout or styles (e.g. for a preview pane)."""
     return _html_fragment(parse(markdown_text))
 
 
 def plain_text(markdown_text: str, *, width: int = TEXT_WIDTH) -> str:
     """The plain-text part alone."""
-    return _PlainText(width).render(parse(markdown_text))
+    return _text([_block(source) for source in split_blocks(markdown_text)], width)
 
 
 def _link_allowed(href: str) -> bool:
@@ -159,38 +208,147 @@ def _html_fragment(tokens: Sequence[Token]) -> str:
     return _cleaner.clean(_md.renderer.render(tokens, _md.options, {}))
 
 
+@dataclass(frozen=True)
+class _Block:
+    """One piece of `split_blocks`, formatted; cached, so never to be changed."""
+
+    source: str
+    html: str  # sanitised and CSS-inlined
+    links: tuple[str, ...]  # the URLs it refers to as [n], in order of first appearance
+    text: str  # its plain text at TEXT_WIDTH, links numbered from 1; "" when it has no lines
+
+
+@lru_cache(maxsize=2048)
+def _block(source: str) -> _Block:
+    lines = _plain_paragraph(source)
+    if lines is not None:
+        styles = _styles()
+        content = "\n".join(line.translate(_HTML_TEXT) for line in lines)
+        text = "\n".join(_wrapper(TEXT_WIDTH).wrap(" ".join(lines)))
+        return _Block(source, f"{styles.p_open}{content}{styles.p_close}", (), text)
+    tokens = parse(source)
+    writer = _PlainText(TEXT_WIDTH)
+    text = "\n".join(writer.lines(tokens))
+    html = _styles().inline_body(_html_fragment(tokens))
+    return _Block(source, html, tuple(writer.links), text)
+
+
+def _plain_paragraph(source: str) -> list[str] | None:
+    """The lines of `source`, unescaped, if it is one paragraph of plain text (most often a
+    salutation or a sentence with a name in it); None if it needs the Markdown parser.
+
+    Plain means: no character that can start inline markup once backslash escapes are taken out,
+    and no line that could start another block or lose white space at either end.
+    """
+    if _PLAIN_SPECIALS.search(_ESCAPED.sub("", source)):
+        return None
+    lines = source.rstrip("\n").split("\n")
+    for line in lines:
+        if (
+            not line
+            or line[0] in _ASCII_PUNCTUATION
+            or line[0].isspace()
+            or line[-1].isspace()
+            or _ORDERED_MARKER.match(line)
+        ):
+            return None
+    return [_ESCAPED.sub(r"\1", line) for line in lines]
+
+
+@lru_cache(maxsize=2048)
+def _block_text(source: str, numbers: tuple[int, ...], width: int) -> str:
+    """A block's text when its links have other numbers than 1, 2, … or at another width."""
+    links = dict(zip(_block(source).links, numbers, strict=True))
+    return "\n".join(_PlainText(width, links).lines(parse(source)))
+
+
+def _text(blocks: Sequence[_Block], width: int) -> str:
+    links: dict[str, int] = {}
+    parts: list[str] = []
+    for block in blocks:
+        text = block.text
+        if block.links:
+            numbers = tuple(links.setdefault(url, len(links) + 1) for url in block.links)
+            if width != TEXT_WIDTH or numbers != tuple(range(1, len(numbers) + 1)):
+                text = _block_text(block.source, numbers, width)
+        elif width != TEXT_WIDTH:
+            text = _block_text(block.source, (), width)
+        if text:
+            parts.append(text)
+    if links:
+        parts.append("Links:\n" + "\n".join(f"[{n}] {url}" for url, n in links.items()))
+    return "\n\n".join(parts) + "\n" if parts else ""
+
+
+@dataclass(frozen=True)
+class _Styles:
+    css: str
+    page_open: str  # the layout's <div class="page" style="…"> as css-inline writes it
+    p_open: str  # a top-level <p style="…"> as css-inline writes it
+    p_close: str
+
+    def inline_body(self, fragment: str) -> str:
+        """Inline the stylesheet into part of the letter's body, as if it were inside the page."""
+        inlined = _inliner.inline_fragment(f'<div class="page">{fragment}</div>', self.css)
+        if not (inlined.startswith(self.page_open) and inlined.endswith("</div>")):
+            raise RuntimeError("css-inline changed the letter's page element unexpectedly")
+        return inlined[len(self.page_open) : -len("</div>")]
+
+
 @cache
-def _layout() -> Template:
-    return _layout_env.get_template(LAYOUT_TEMPLATE)
+def _styles() -> _Styles:
+    assert _layout_env.loader is not None
+    css = _layout_env.loader.get_source(_layout_env, STYLESHEET)[0]
+    page_open = _inliner.inline_fragment('<div class="page"></div>', css).removesuffix("</div>")
+    styles = _Styles(css=css, page_open=page_open, p_open="", p_close="")
+    p_open, p_close = styles.inline_body("<p>|</p>\n").split("|")
+    return _Styles(css=css, page_open=page_open, p_open=p_open, p_close=p_close)
 
 
-def _html_document(fragment: str, *, subject: str, language: str) -> str:
-    if not _LANGUAGE.fullmatch(language):
-        raise ValueError(f"{language!r} is not a language tag such as 'en' or 'pt-BR'")
-    # The fragment comes out of nh3, so it may be marked safe; subject and language are escaped.
-    page = _layout().render(subject=subject, language=language, body=Markup(fragment))  # noqa: S704
-    return _inliner.inline(page)
+@dataclass(frozen=True)
+class _Layout:
+    """The inlined layout cut around the three values that change per letter."""
+
+    before_language: str
+    before_subject: str
+    before_body: str
+    after_body: str
+
+
+@cache
+def _layout() -> _Layout:
+    marks = ("OUTREACH-LANGUAGE-MARK", "OUTREACH-SUBJECT-MARK", "OUTREACH-BODY-MARK")
+    page = _layout_env.get_template(LAYOUT_TEMPLATE).render(
+        language=marks[0], subject=marks[1], body=marks[2]
+    )
+    inlined = _inliner.inline(page)
+    pieces: list[str] = []
+    for mark in marks:
+        if inlined.count(mark) != 1:
+            raise RuntimeError(f"{LAYOUT_TEMPLATE} must use its {mark} placeholder exactly once")
+        before, inlined = inlined.split(mark)
+        pieces.append(before)
+    return _Layout(*pieces, after_body=inlined)
 
 
 @cache
 def _wrapper(width: int) -> textwrap.TextWrapper:
     # A URL or a long word is never broken (break_long_words), nor a compound at its hyphen.
-    return textwrap.TextWrapper(width=max(width, 20), break_long_words=False, break_on_hyphens=False)
+    return textwrap.TextWrapper(
+        width=max(width, 20), break_long_words=False, break_on_hyphens=False
+    )
 
 
 class _PlainText:
-    """Writes the plain-text part from the token stream; one instance per letter (it numbers links)."""
+    """Writes plain-text lines from a token stream, numbering links as it meets them."""
 
-    def __init__(self, width: int = TEXT_WIDTH) -> None:
+    def __init__(self, width: int, links: dict[str, int] | None = None) -> None:
         self.width = width
-        self.links: dict[str, int] = {}
+        self.links: dict[str, int] = links if links is not None else {}
 
-    def render(self, tokens: Sequence[Token]) -> str:
+    def lines(self, tokens: Sequence[Token]) -> list[str]:
         blocks, _ = self._blocks(tokens, 0, self.width)
-        lines = _join(blocks, tight=False)
-        if self.links:
-            lines += ["", "Links:"] + [f"[{n}] {url}" for url, n in self.links.items()]
-        return "\n".join(lines) + "\n" if lines else ""
+        return _join(blocks, tight=False)
 
     def _blocks(self, tokens: Sequence[Token], i: int, width: int) -> tuple[list[list[str]], int]:
         """The blocks from tokens[i] up to the close of the enclosing container (or the end)."""

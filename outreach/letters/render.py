@@ -1,36 +1,64 @@
-"""Rendering user-authored letter templates safely, once compiled and many times rendered.
+"""Rendering user-authored letter templates safely: compiled once, rendered per recipient.
 
 Templates are written by campaign staff, so they run in Jinja's ImmutableSandboxedEnvironment with
-StrictUndefined: a misspelt placeholder is an error at save time, never a letter reading "Dear ,".
-The context a template sees is documented in CONTEXT_DOC and built by `recipient_context`.
+StrictUndefined and no globals: a misspelt placeholder is an error at save time, never a letter
+reading "Dear ,". On top of the sandbox, `check_template` refuses at save time what no letter
+needs and every template-injection payload uses (attributes starting with "_", the `attr` filter,
+`.format`, Jinja's globals such as `cycler`, large repetition), each with a message naming the
+line. Every render has an output-size limit and a time limit.
+
+The context a template sees is documented in CONTEXT_DOC. A letter has one subject and body per
+language; `choose_language` picks the variant for a recipient (their first language the campaign
+has, else the campaign's default), and the body, rendered to Markdown, is formatted to HTML and
+text by outreach.letters.formatting.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from types import TracebackType
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
+from babel.core import Locale, UnknownLocaleError
+from babel.dates import format_date
+from babel.numbers import format_decimal
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes, pass_context
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from contacts.address import formal_name, honorific, salutation
+from contacts.address import address_line, formal_name, honorific, salutation
 from contacts.countries import country_name
 from contacts.models import Contact
 
 MAX_TEMPLATE_CHARS = 100_000
 MAX_OUTPUT_CHARS = 200_000
+MAX_REPEAT = 100
+RENDER_SECONDS = 2.0
 
 CONTEXT_DOC: dict[str, str] = {
     "recipient": "the official: .display_name .given_name .family_name .honorific .formal_name "
-    ".position .organisation .country .country_code .political_group .email",
-    "salutation": 'the opening line for this recipient, e.g. "Dear Ms Abadía Jover,"',
+    ".position .organisation .country .country_code .political_group .national_party .email",
+    "salutation": 'the opening line in the letter\'s language, e.g. "Dear Ms Abadía Jover,"',
+    "address_line": "the recipient's name and office in the letter's language",
     "campaign": "the campaign: .name",
-    "today": "the date of sending, ISO format (2026-11-29)",
+    "sender": "who sends the letter: .name .email",
+    "signatories": "the signatory organisations, each with .name and .url",
+    "cosigners": "confirmed supporters: .count, and .names of those who agreed to be named",
+    "today": "the date of sending; {{ today|date }} writes it in the letter's language",
+    "language": "the language of this copy (en, fr, de, ...)",
 }
+FILTERS_DOC = {
+    "date": "{{ today|date }} or {{ today|date('short') }}: a date in the letter's language",
+    "number": "{{ cosigners.count|number }}: a number with the language's separators",
+}
+_JINJA_GLOBALS = {"range", "dict", "lipsum", "cycler", "joiner", "namespace"}
+_FORBIDDEN_METHODS = {"format", "format_map", "mro", "translate", "encode", "decode"}
 
 
 class LetterError(ValueError):
@@ -39,10 +67,12 @@ class LetterError(ValueError):
     def __init__(self, part: str, message: str, line: int | None = None) -> None:
         self.part = part
         self.line = line
+        self.message = message
         where = f"{part}, line {line}" if line else part
         super().__init__(f"{where}: {message}")
 
 
+# --- what a template can read --------------------------------------------------------------------
 @dataclass(frozen=True)
 class RecipientView:
     """What a template may read about a recipient: plain values, no ORM object, no methods."""
@@ -57,14 +87,15 @@ class RecipientView:
     country: str
     country_code: str
     political_group: str
+    national_party: str
     email: str
 
 
 def recipient_view(contact: Contact, email: str | None = None) -> RecipientView:
     return RecipientView(
         display_name=contact.display_name,
-        given_name=contact.given_name,
-        family_name=contact.family_name,
+        given_name=contact.given_name or "",
+        family_name=contact.family_name or "",
         honorific=honorific(contact),
         formal_name=formal_name(contact),
         position=contact.position or "",
@@ -72,6 +103,7 @@ def recipient_view(contact: Contact, email: str | None = None) -> RecipientView:
         country=country_name(contact.country_code),
         country_code=contact.country_code or "",
         political_group=contact.political_group_short or "",
+        national_party=contact.national_party or "",
         email=email or contact.email or "",
     )
 
@@ -81,20 +113,204 @@ class CampaignView:
     name: str
 
 
+@dataclass(frozen=True)
+class SenderView:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class SignatoryView:
+    name: str
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class CosignersView:
+    """Confirmed co-signatures at the moment of sending (supporters are a later issue: until
+    then the count is 0 and the list empty, and templates that use them still render)."""
+
+    count: int = 0
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LetterMeta:
+    """Everything about a copy that does not come from the recipient."""
+
+    campaign_name: str
+    sender: SenderView = SenderView("", "")
+    signatories: tuple[SignatoryView, ...] = ()
+    cosigners: CosignersView = CosignersView()
+    today: date | None = None
+
+
+def signatory_views(rows: Sequence[Mapping[str, str]] | None) -> tuple[SignatoryView, ...]:
+    return tuple(
+        SignatoryView(name=str(r.get("name", "")).strip(), url=str(r.get("url", "") or "").strip())
+        for r in rows or ()
+        if str(r.get("name", "")).strip()
+    )
+
+
 def recipient_context(
-    contact: Contact, campaign_name: str, *, email: str | None = None, today: date | None = None
+    contact: Contact,
+    campaign_name: str | LetterMeta,
+    *,
+    email: str | None = None,
+    today: date | None = None,
+    language: str = "en",
 ) -> dict[str, Any]:
+    """The context of one copy. `campaign_name` may be a full LetterMeta."""
+    meta_ = campaign_name if isinstance(campaign_name, LetterMeta) else LetterMeta(campaign_name)
     return {
         "recipient": recipient_view(contact, email),
-        "salutation": salutation(contact),
-        "campaign": CampaignView(name=campaign_name),
-        "today": (today or date.today()).isoformat(),  # noqa: DTZ011 - the sender's calendar date
+        "salutation": salutation(contact, language),
+        "address_line": address_line(contact, language),
+        "campaign": CampaignView(name=meta_.campaign_name),
+        "sender": meta_.sender,
+        "signatories": list(meta_.signatories),
+        "cosigners": meta_.cosigners,
+        "today": today or meta_.today or date.today(),  # noqa: DTZ011 - the sender's calendar date
+        "language": language,
     }
 
 
-_env = ImmutableSandboxedEnvironment(
-    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
-)
+def sample_contact() -> Contact:
+    """A complete fictitious recipient, to try a template when it is saved."""
+    return Contact(
+        kind="mep", honorific="MS", given_name="Ana", family_name="Example", display_name="Ana Example",
+        gender="FEMALE", country_code="BE", languages=["fr", "nl", "de"], position="Member of the European Parliament",
+        organisation="European Parliament", political_group_short="EPP", national_party="Example party",
+        email="ana.example@europarl.europa.eu", salutation_overrides={}, address_line_overrides={},
+    )  # fmt: skip
+
+
+# --- the environment ------------------------------------------------------------------------------
+def _locale(language: str) -> Locale:
+    try:
+        return Locale.parse(language.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse("en")
+
+
+@pass_context
+def _date_filter(context: Context, value: date, format: str = "long") -> str:
+    if format not in {"short", "medium", "long", "full"}:
+        raise ValueError("date takes 'short', 'medium', 'long' or 'full'")
+    return format_date(value, format=format, locale=_locale(context.get("language") or "en"))
+
+
+@pass_context
+def _number_filter(context: Context, value: float) -> str:
+    return format_decimal(value, locale=_locale(context.get("language") or "en"))
+
+
+class _Deadline(threading.local):
+    at: float = 0.0
+
+
+_deadline = _Deadline()
+
+
+def _check_deadline() -> None:
+    if _deadline.at and time.monotonic() > _deadline.at:
+        raise TimeoutError(f"the letter took longer than {RENDER_SECONDS:g} s to render")
+
+
+class LetterEnvironment(ImmutableSandboxedEnvironment):
+    """The sandbox, with every call checked against the render's deadline (a loop that calls
+    nothing is bounded by the output limit and the sandbox's range limit)."""
+
+    def call(self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_deadline()
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        _check_deadline()
+        return super().getattr(obj, attribute)
+
+
+def _environment(finalize: Any = None) -> LetterEnvironment:
+    env = LetterEnvironment(
+        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=finalize
+    )
+    env.globals.clear()
+    env.filters["date"] = _date_filter
+    env.filters["number"] = _number_filter
+    return env
+
+
+def _escape_markdown(value: Any) -> str:
+    from outreach.letters.formatting import escape_markdown
+
+    return escape_markdown(value)
+
+
+# The subject is plain text. The body is Markdown, and every placeholder's value is escaped for
+# Markdown (the autoescape of this format): a name with "*" or "[x](javascript:...)" in it stays
+# literal text and cannot make a link, emphasis or a new paragraph.
+_env = _environment()
+_body_env = _environment(finalize=_escape_markdown)
+
+
+# --- checking a template when it is saved ----------------------------------------------------------
+def _refuse(part: str, node: nodes.Node, message: str) -> LetterError:
+    return LetterError(part, message, getattr(node, "lineno", None))
+
+
+def check_template(tree: nodes.Template, part: str) -> None:
+    """Refuse what no letter needs and template-injection payloads use, naming the line."""
+    for node in tree.find_all(
+        (nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Name, nodes.BinExpr)
+    ):
+        if isinstance(node, nodes.Getattr):
+            if node.attr.startswith("_"):
+                raise _refuse(
+                    part,
+                    node,
+                    f"'.{node.attr}' is not allowed: letters read only the documented fields",
+                )
+            if node.attr in _FORBIDDEN_METHODS:
+                raise _refuse(
+                    part,
+                    node,
+                    f"'.{node.attr}' is not allowed in letters; join text with ~ instead",
+                )
+        elif isinstance(node, nodes.Getitem):
+            key = node.arg
+            if (
+                isinstance(key, nodes.Const)
+                and isinstance(key.value, str)
+                and key.value.startswith("_")
+            ):
+                raise _refuse(
+                    part,
+                    node,
+                    f"'[{key.value!r}]' is not allowed: letters read only the documented fields",
+                )
+        elif isinstance(node, nodes.Filter):
+            if node.name == "attr":
+                raise _refuse(part, node, "the 'attr' filter is not allowed in letters")
+            if node.name not in _env.filters:
+                raise _refuse(part, node, f"there is no filter '{node.name}'")
+        elif isinstance(node, nodes.Name):
+            if node.ctx == "load" and node.name in _JINJA_GLOBALS:
+                raise _refuse(part, node, f"'{node.name}' is not available in letters")
+        elif isinstance(node, nodes.Pow):
+            raise _refuse(part, node, "'**' is not allowed in letters")
+        elif isinstance(node, nodes.Mul):
+            for side in (node.left, node.right):
+                if (
+                    isinstance(side, nodes.Const)
+                    and isinstance(side.value, int)
+                    and side.value > MAX_REPEAT
+                ):
+                    raise _refuse(
+                        part,
+                        node,
+                        f"repeating something more than {MAX_REPEAT} times is not allowed",
+                    )
 
 
 def _line_in_template(tb: TracebackType | None, filename: str) -> int | None:
@@ -108,9 +324,9 @@ def _line_in_template(tb: TracebackType | None, filename: str) -> int | None:
 
 
 class CompiledPart:
-    """One compiled template (the subject or the body) of a campaign."""
+    """One compiled template (the subject or the body of one language) of a campaign."""
 
-    def __init__(self, part: str, source: str) -> None:
+    def __init__(self, part: str, source: str, env: LetterEnvironment = _env) -> None:
         self.part = part
         if len(source) > MAX_TEMPLATE_CHARS:
             raise LetterError(part, f"is longer than {MAX_TEMPLATE_CHARS} characters")
@@ -118,11 +334,12 @@ class CompiledPart:
             raise LetterError(part, "is empty")
         self._filename = f"<{part}>"
         try:
-            tree = _env.parse(source, name=part, filename=self._filename)
+            tree = env.parse(source, name=part, filename=self._filename)
         except TemplateSyntaxError as exc:
             raise LetterError(part, exc.message or "syntax error", exc.lineno) from exc
+        check_template(tree, part)
         self._check_names(tree)
-        self.template = _env.from_string(tree)
+        self.template = env.from_string(tree)
         self.template.filename = self._filename
 
     def _check_names(self, tree: nodes.Template) -> None:
@@ -138,20 +355,37 @@ class CompiledPart:
         )
 
     def render(self, context: dict[str, Any]) -> str:
+        _deadline.at = time.monotonic() + RENDER_SECONDS
         try:
             text = self.template.render(context)
         except TemplateError as exc:
             line = _line_in_template(sys.exc_info()[2], self._filename)
-            raise LetterError(self.part, exc.message or str(exc), line) from exc
-        except (ArithmeticError, TypeError, ValueError) as exc:
+            raise LetterError(self.part, _friendly(exc.message or str(exc)), line) from exc
+        except (ArithmeticError, TypeError, ValueError, TimeoutError, OverflowError) as exc:
             line = _line_in_template(sys.exc_info()[2], self._filename)
             raise LetterError(self.part, str(exc), line) from exc
+        finally:
+            _deadline.at = 0.0
         if len(text) > MAX_OUTPUT_CHARS:
             raise LetterError(self.part, f"renders to more than {MAX_OUTPUT_CHARS} characters")
         return text
 
 
 _WS = re.compile(r"\s+")
+_NO_ATTRIBUTE = re.compile(r"'[\w.]*\.(\w+)View object' has no attribute '(\w+)'")
+_VIEW_NAMES = {"Recipient": "recipient", "Campaign": "campaign", "Sender": "sender",
+               "Signatory": "a signatory", "Cosigners": "cosigners"}  # fmt: skip
+
+
+def _friendly(message: str) -> str:
+    """ "'...RecipientView object' has no attribute 'x'" → "recipient has no field 'x' (...)"."""
+    match = _NO_ATTRIBUTE.search(message)
+    if match is None:
+        return message
+    view, attribute = match.groups()
+    name = _VIEW_NAMES.get(view, view.lower())
+    fields = CONTEXT_DOC.get(name.replace("a ", "") + ("s" if view == "Signatory" else ""), "")
+    return f"{name} has no field '{attribute}'" + (f"; it has {fields}" if fields else "")
 
 
 @dataclass(frozen=True)
@@ -161,24 +395,96 @@ class RenderedLetter:
 
 
 class CompiledLetter:
-    """A campaign's subject and body, compiled once, rendered per recipient."""
+    """One language's subject and body, compiled once, rendered per recipient."""
 
-    def __init__(self, subject: str, body: str) -> None:
-        errors: list[LetterError] = []
-        parts: dict[str, CompiledPart] = {}
-        for name, source in (("subject", subject), ("body", body)):
-            try:
-                parts[name] = CompiledPart(name, source)
-            except LetterError as exc:
-                errors.append(exc)
-        if errors:
-            raise errors[0]
-        self.subject = parts["subject"]
-        self.body = parts["body"]
+    def __init__(self, subject: str, body: str, language: str | None = None) -> None:
+        suffix = f" ({language})" if language else ""
+        self.subject = CompiledPart(f"subject{suffix}", subject)
+        self.body = CompiledPart(f"body{suffix}", body, _body_env)
 
     def render(self, context: dict[str, Any]) -> RenderedLetter:
         # A subject is one header line: collapse every run of white space, CR and LF included.
         subject = _WS.sub(" ", self.subject.render(context)).strip()
         if not subject:
-            raise LetterError("subject", "renders to an empty line")
+            raise LetterError(self.subject.part, "renders to an empty line")
         return RenderedLetter(subject=subject, body=self.body.render(context))
+
+
+# --- languages ---------------------------------------------------------------------------------------
+def choose_language(
+    recipient_languages: Iterable[str], available: Iterable[str], default: str
+) -> tuple[str, bool]:
+    """(the variant's language, whether it is a fallback the recipient did not ask for)."""
+    offered = set(available)
+    wanted = [lang.strip().lower() for lang in recipient_languages if lang and lang.strip()]
+    for lang in wanted:
+        if lang in offered:
+            return lang, False
+        base = lang.split("-")[0].split("_")[0]
+        if base in offered:
+            return base, False
+    return default, bool(wanted)
+
+
+@dataclass(frozen=True)
+class RenderedCopy:
+    language: str
+    fallback: bool  # the recipient reads none of the campaign's languages
+    subject: str
+    markdown: str
+    html: str
+    text: str
+
+
+@dataclass
+class CampaignLetter:
+    """All the language variants of a campaign's letter, compiled once."""
+
+    sources: Mapping[str, tuple[str, str]]
+    default_language: str
+    variants: dict[str, CompiledLetter] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.default_language not in self.sources:
+            raise LetterError(
+                "letter", f"there is no text in the default language {self.default_language!r}"
+            )
+        self.variants = {
+            lang: CompiledLetter(subject, body, None if lang == self.default_language else lang)
+            for lang, (subject, body) in self.sources.items()
+        }
+
+    def check_with_sample(self, meta_: LetterMeta) -> None:
+        """Render every variant for a complete fictitious recipient: catches runtime errors
+        (a wrong filter argument, a field that does not exist) when the letter is saved."""
+        for lang in self.variants:
+            self.render(sample_contact(), meta_, language=lang)
+
+    def render(
+        self,
+        contact: Contact,
+        meta_: LetterMeta,
+        *,
+        email: str | None = None,
+        language: str | None = None,
+    ) -> RenderedCopy:
+        from outreach.letters.formatting import format_letter
+
+        if language is None:
+            language, fallback = choose_language(
+                contact.languages or (), self.variants, self.default_language
+            )
+        else:
+            fallback = False
+        rendered = self.variants[language].render(
+            recipient_context(contact, meta_, email=email, language=language)
+        )
+        formatted = format_letter(rendered.body, subject=rendered.subject, language=language)
+        return RenderedCopy(
+            language=language,
+            fallback=fallback,
+            subject=rendered.subject,
+            markdown=rendered.body,
+            html=formatted.html,
+            text=formatted.text,
+        )

@@ -54,7 +54,11 @@ def build_letter(
     subject: str,
     text: str,
     message_id: str,
+    html: str | None = None,
+    language: str | None = None,
+    extra_headers: dict[str, str] | None = None,
 ) -> EmailMessage:
+    """A letter as multipart/alternative (text, then HTML) or text only."""
     msg = EmailMessage(policy=email.policy.SMTP)
     sender = parse_address(from_addr, "From")
     recipient = parse_address(to_addr, "To")
@@ -67,5 +71,11 @@ def build_letter(
     msg["Subject"] = header_safe(subject, "Subject")
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = header_safe(message_id, "Message-ID")
+    if language:
+        msg["Content-Language"] = header_safe(language, "Content-Language")
+    for name, value in (extra_headers or {}).items():
+        msg[header_safe(name, "header name")] = header_safe(value, name)
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    if html is not None:
+        msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
     return msg

@@ -130,7 +130,9 @@ def campaign_detail(campaign_id: int) -> ResponseReturnValue:
     preview = None
     if sample is not None:
         try:
-            preview = services.preview(session, campaign, sample)
+            preview = services.preview(
+                session, campaign, sample, default_from=get_settings().mail_from
+            )
         except services.CampaignError as exc:
             preview_error = str(exc)
     return render_template(
@@ -157,15 +159,16 @@ def campaign_preview(campaign_id: int, contact_id: int) -> ResponseReturnValue:
     session = get_db().session
     campaign = session.get(Campaign, campaign_id) or abort(404)
     contact = session.get(Contact, contact_id) or abort(404)
+    language = request.args.get("lang") or None
     try:
-        subject, body = services.preview(session, campaign, contact)
+        copy = services.preview(
+            session, campaign, contact, default_from=get_settings().mail_from, language=language
+        )
     except services.CampaignError as exc:
         return render_template(
             "admin/preview.html", campaign=campaign, contact=contact, error=str(exc)
         ), 422
-    return render_template(
-        "admin/preview.html", campaign=campaign, contact=contact, subject=subject, body=body
-    )
+    return render_template("admin/preview.html", campaign=campaign, contact=contact, copy=copy)
 
 
 @bp.post("/campaigns/<int:campaign_id>/launch")
