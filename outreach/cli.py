@@ -286,16 +286,55 @@ def campaigns_group() -> None:
     """Campaigns."""
 
 
+@campaigns_group.command("lint")
+@click.argument("campaign_id", type=int)
+@click.option(
+    "--show", default=30, show_default=True, help="How many recipients' findings to print."
+)
+def campaigns_lint(campaign_id: int, show: int) -> None:
+    """Render every copy of a draft campaign and print what is wrong (nothing is sent)."""
+    from outreach.campaigns.models import Campaign
+    from outreach.campaigns.services import CampaignError, lint
+
+    session = get_db().session
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise click.ClickException(f"there is no campaign {campaign_id}")
+    try:
+        report = lint(session, campaign, default_from=get_settings().mail_from)
+    except CampaignError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{campaign.name}: {report.summary()}")
+    for finding in report.campaign_findings:
+        click.echo(f"  {finding.level}: {finding.message}")
+    for item in report.with_findings[:show]:
+        for finding in item.findings:
+            click.echo(
+                f"  {item.display_name} ({item.language}): {finding.level}: {finding.message}"
+            )
+    if len(report.with_findings) > show:
+        click.echo(f"  … and {len(report.with_findings) - show} more recipients with findings")
+    if report.warnings and not report.errors:
+        click.echo(
+            f"To launch despite the warnings: flask campaigns launch {campaign_id} --confirm {report.digest}"
+        )
+
+
 @campaigns_group.command("launch")
 @click.argument("campaign_id", type=int)
-def campaigns_launch(campaign_id: int) -> None:
+@click.option("--confirm", "confirm", metavar="DIGEST", help="Confirm the warnings `lint` printed.")
+def campaigns_launch(campaign_id: int, confirm: str | None) -> None:
     """Create the deliveries of a draft campaign and queue them for the workers."""
     from outreach.campaigns.services import CampaignError, launch
 
     try:
         with get_db().transaction() as session:
             result = launch(
-                session, campaign_id, actor="cli", batch_size=get_settings().send_batch_size
+                session,
+                campaign_id,
+                actor="cli",
+                batch_size=get_settings().send_batch_size,
+                confirm_warnings=confirm,
             )
     except CampaignError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -257,11 +257,24 @@ def draft_campaign(
         ).id
 
 
-def launch_campaign(app: Flask, campaign_id: int, batch_size: int = 10) -> Any:
+def launch_campaign(
+    app: Flask, campaign_id: int, batch_size: int = 10, *, confirm_warnings: bool = True
+) -> Any:
+    """Launch as staff would: read the check of every copy, confirm its warnings, launch."""
     from outreach.campaigns import services
+    from outreach.campaigns.models import Campaign
 
     with app.app_context(), get_db().transaction() as session:
-        return services.launch(session, campaign_id, actor="test", batch_size=batch_size)
+        digest = None
+        campaign = session.get(Campaign, campaign_id)
+        if confirm_warnings and campaign is not None and campaign.status == "draft":
+            try:
+                digest = services.lint(session, campaign).digest
+            except services.CampaignError:
+                digest = None  # launch reports the same problem
+        return services.launch(
+            session, campaign_id, actor="test", batch_size=batch_size, confirm_warnings=digest
+        )
 
 
 def count_rows(app: Flask, model: type) -> int:

@@ -62,11 +62,28 @@ def test_users_create_refuses_a_duplicate_and_a_short_password(app: Flask) -> No
 
 
 def test_campaign_launch_from_the_command_line_creates_the_deliveries(app: Flask) -> None:
-    """`flask campaigns launch ID` does what the launch button does; an unknown id is an error."""
+    """`flask campaigns lint ID` checks every copy; `launch` refuses until its warnings are
+    confirmed with the digest lint printed, then creates the deliveries; an unknown id is an
+    error."""
     runner = app.test_cli_runner()
     assert runner.invoke(args=["contacts", "load-bundled"]).exit_code == 0
-    campaign_id = draft_campaign(app, {"countries": ["MT"]}, load_directory=False)
-    result = runner.invoke(args=["campaigns", "launch", str(campaign_id)])
+    # The same text for all six: lint warns that the copies are identical.
+    campaign_id = draft_campaign(
+        app, {"countries": ["MT"]}, body="Dear colleague,\n\nPlease act.", load_directory=False
+    )
+    refused = runner.invoke(args=["campaigns", "launch", str(campaign_id)])
+    assert refused.exit_code != 0
+    assert "warning(s): read them and confirm them" in refused.output
+    assert count_rows(app, Delivery) == 0
+    checked = runner.invoke(args=["campaigns", "lint", str(campaign_id)])
+    assert checked.exit_code == 0, checked.output
+    assert "6 copies checked, 0 errors, 1 warning" in checked.output
+    assert "100% of the copies are identical to another copy" in checked.output
+    digest = re.search(r"--confirm (\w+)", checked.output)
+    assert digest, checked.output
+    result = runner.invoke(
+        args=["campaigns", "launch", str(campaign_id), "--confirm", digest.group(1)]
+    )
     assert result.exit_code == 0, result.output
     assert "Launched: 6 deliveries in 1 batches" in result.output
     assert count_rows(app, Delivery) == 6

@@ -16,7 +16,7 @@ from outreach.campaigns import services
 from outreach.campaigns.models import Campaign, Delivery, DeliveryEvent
 from outreach.devmail import CaptureServer, read_mailbox
 from outreach.extensions import get_db
-from tests.conftest import wait_for
+from tests.conftest import launch_campaign, wait_for
 
 SUBJECT = "Human rights at the EU–China summit: a letter to {{ recipient.formal_name }}"
 BODY = """{{ salutation }}
@@ -52,8 +52,7 @@ def test_launch_to_50_meps_sends_exactly_one_personalised_message_to_each(
                 audience={"contact_ids": mep_ids},
             )
             campaign_id = campaign.id
-        with db.transaction() as session:
-            result = services.launch(session, campaign_id, actor="test", batch_size=10)
+        result = launch_campaign(app, campaign_id, batch_size=10)
         assert result.deliveries == 50
         assert result.batches == 5
 
@@ -130,8 +129,8 @@ def test_a_batch_delivered_twice_sends_nothing_twice(
                 body="{{ salutation }}\n",
                 audience={"contact_ids": ids},
             ).id
+        launch_campaign(app, campaign_id, batch_size=10)
         with db.transaction() as session:
-            services.launch(session, campaign_id, actor="test", batch_size=10)
             delivery_ids = list(
                 session.scalars(select(Delivery.id).where(Delivery.campaign_id == campaign_id))
             )

@@ -26,7 +26,8 @@ from outreach.campaigns.letters import (
 from outreach.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryEvent
 from outreach.campaigns.states import DeliveryState
 from outreach.jobs import SEND_BATCH, defer
-from outreach.letters.render import CampaignLetter, LetterError, RenderedCopy
+from outreach.letters.lint import LintReport, lint_campaign
+from outreach.letters.render import CampaignLetter, RenderedCopy
 
 
 class CampaignError(ValueError):
@@ -140,11 +141,28 @@ class LaunchResult:
     batches: int
 
 
-def launch(session: Session, campaign_id: int, *, actor: str, batch_size: int) -> LaunchResult:
+def lint(session: Session, campaign: Campaign, *, default_from: str = "") -> LintReport:
+    """Render every copy the campaign's audience would get and report what is wrong."""
+    letter = _checked(campaign)
+    audience = _check_audience(session, campaign.audience)
+    return lint_campaign(
+        letter, letter_meta(campaign, default_from=default_from), audience.contacts(session)
+    )
+
+
+def launch(
+    session: Session,
+    campaign_id: int,
+    *,
+    actor: str,
+    batch_size: int,
+    confirm_warnings: str | None = None,
+) -> LaunchResult:
     """Create the deliveries of a draft campaign and defer their sending; the caller commits.
 
-    Every recipient's copy is rendered once here, so a launch that would produce a broken letter
-    for anyone is refused before a single delivery exists.
+    Every recipient's copy is rendered and checked here (outreach.letters.lint): a launch with
+    errors is refused before a single delivery exists, and one with warnings needs
+    `confirm_warnings` equal to the digest of the report staff read.
     """
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
@@ -161,14 +179,25 @@ def launch(session: Session, campaign_id: int, *, actor: str, batch_size: int) -
         raise CampaignError(
             f"the audience ({audience.describe()}) has no one who can be written to; nothing was launched"
         )
-    meta = letter_meta(campaign)
-    for contact in recipients:
-        try:
-            letter.render(contact, meta)
-        except LetterError as exc:
-            raise CampaignError(
-                f"the letter to {contact.display_name} cannot be rendered: {exc}"
-            ) from exc
+    report = lint_campaign(letter, letter_meta(campaign), recipients)
+    if report.errors:
+        first = next(
+            (
+                f"{r.display_name}: {f.message}"
+                for r in report.with_findings
+                for f in r.findings
+                if f.level == "error"
+            ),
+            "",
+        )
+        raise CampaignError(
+            f"the check of every copy found {report.errors} error(s), e.g. {first}; nothing was launched"
+        )
+    if report.warnings and confirm_warnings != report.digest:
+        raise CampaignError(
+            f"the check of every copy found {report.warnings} warning(s): read them and confirm "
+            "them to launch; nothing was launched"
+        )
 
     now = utcnow()
     session.execute(

@@ -339,6 +339,7 @@ class CompiledPart:
             raise LetterError(part, exc.message or "syntax error", exc.lineno) from exc
         check_template(tree, part)
         self._check_names(tree)
+        self.tree = tree
         self.template = env.from_string(tree)
         self.template.filename = self._filename
 

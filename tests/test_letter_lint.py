@@ -1,0 +1,87 @@
+"""Proof before launch: every copy is rendered in a dry run, and launch obeys what it finds."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+import outreach.letters.lint as lint_module
+from outreach.campaigns import services
+from outreach.campaigns.models import Campaign, Delivery
+from outreach.extensions import get_db
+from tests.conftest import count_rows, draft_campaign, launch_campaign
+
+
+def _lint(app: Flask, campaign_id: int) -> services.LintReport:
+    with app.app_context():
+        session = get_db().session
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign is not None
+        return services.lint(session, campaign)
+
+
+def _findings(report: services.LintReport, code: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for item in report.with_findings:
+        for f in item.findings:
+            if f.code == code:
+                out.setdefault(item.display_name, []).append(f.message)
+    return out
+
+
+def test_each_copy_is_checked_for_language_fallbacks_empty_fields_and_plain_http_links(
+    app: Flask,
+) -> None:
+    """An English-only letter to Maltese and Spanish-speaking MEPs: the Maltese read English (no
+    warning), the others are told they get a fallback; a field the letter uses but an official
+    lacks is named; a http:// link is flagged."""
+    campaign_id = draft_campaign(
+        app,
+        {"filter": "country:MT or (country:ES and body:DROI)"},
+        body="{{ salutation }}\n\nYour party, {{ recipient.national_party }}, can act. "
+        "See [our report](http://example.org/report).",
+    )
+    report = _lint(app, campaign_id)
+    assert report.errors == 0
+    languages = _findings(report, "language")
+    assert languages
+    assert all(
+        m == ["reads es; gets the en version (the letter has no other)"] for m in languages.values()
+    )
+    assert report.languages["en"] == report.recipients
+    links = _findings(report, "link")
+    assert len(links) == report.recipients
+    assert next(iter(links.values())) == ["link http://example.org/report is not https"]
+    assert report.identical_share == 0.0
+
+
+def test_identical_copies_above_the_threshold_are_a_warning(app: Flask) -> None:
+    campaign_id = draft_campaign(app, {"countries": ["MT"]}, body="Dear Member,\n\nPlease act.")
+    report = _lint(app, campaign_id)
+    assert report.identical_share == 1.0
+    assert [f.code for f in report.campaign_findings] == ["identical"]
+    assert len(report.identical_groups[0]) == 6
+
+
+def test_launch_is_refused_on_errors_and_needs_the_digest_of_the_warnings_read(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy over the size limit is an error: no launch at all. Warnings: a launch without the
+    digest, or with the digest of another report, is refused; with the right one it goes."""
+    campaign_id = draft_campaign(app, {"countries": ["MT"]}, body="Dear Member,\n\nPlease act.")
+    monkeypatch.setattr(lint_module, "MAX_MESSAGE_BYTES", 100)
+    with pytest.raises(
+        services.CampaignError, match=r"found 6 error\(s\), e.g. .*over the 0 KB limit"
+    ):
+        launch_campaign(app, campaign_id)
+    monkeypatch.setattr(lint_module, "MAX_MESSAGE_BYTES", 512 * 1024)
+    with pytest.raises(services.CampaignError, match="warning"):
+        launch_campaign(app, campaign_id, confirm_warnings=False)
+    with (
+        app.app_context(),
+        get_db().transaction() as session,
+        pytest.raises(services.CampaignError, match="confirm them"),
+    ):
+        services.launch(session, campaign_id, actor="t", batch_size=10, confirm_warnings="0" * 16)
+    assert count_rows(app, Delivery) == 0
+    assert launch_campaign(app, campaign_id).deliveries == 6
