@@ -12,6 +12,7 @@ from flask import Flask
 def register_blueprints(app: Flask) -> None:
     from outreach.web.admin import bp as admin_bp
     from outreach.web.auth import bp as auth_bp
+    from outreach.web.checks import bp as checks_bp
     from outreach.web.devmail_views import bp as dev_bp
     from outreach.web.directory import bp as directory_bp
     from outreach.web.health import bp as health_bp
@@ -19,6 +20,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(checks_bp)
     app.register_blueprint(dev_bp)
     app.register_blueprint(directory_bp)
     app.register_blueprint(imports_bp)
