@@ -41,6 +41,7 @@ TEXT_WIDTH = 72
 LAYOUT_TEMPLATE = "emails/letter/layout.html"
 STYLESHEET = "emails/letter/style.css"
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+CACHED_BLOCK_CHARS = 16_000  # longer pieces of a letter are formatted every time, never kept
 
 # The tags the parser below can produce (h4-h6 are lowered to h3, images become their alt text),
 # and nothing else: nh3 is the second lock behind markdown-it's html=False.
@@ -79,10 +80,11 @@ _layout_env = Environment(
 _SCHEME = re.compile(r"([a-z][a-z0-9+.\-]*):", re.ASCII)
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*", re.ASCII)
 _NEWLINE = re.compile(r"\r\n?")
-_BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
-# A piece that starts indented or with a list marker may belong to the block before it (a list
-# item's next paragraph, the next item of a loose list), so it is never cut off from it.
-_CONTINUES = re.compile(r"[ \t]|(?:[-+*]|[0-9]{1,9}[.)])(?:[ \t\n]|$)")
+# The blank lines before a line that starts a new top-level block for certain. A line that is
+# indented or starts with a list marker may belong to the block before it (a list item's next
+# paragraph, the next item of a loose list), so it is never cut off from it. The blank lines are
+# taken possessively: a shorter run must not let the look-ahead see a blank line instead.
+_CUT = re.compile(r"\n(?:[ \t]*\n)++(?![ \t]|$|(?:[-+*]|[0-9]{1,9}[.)])(?:[ \t\n]|$))")
 # Glues a link's "[n]" to the word before it while wrapping. markdown-it replaces NUL in its input
 # with U+FFFD, so the character cannot come from the letter itself.
 _GLUE = "\x00"
@@ -90,6 +92,7 @@ _GLUE = "\x00"
 _ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 _MARKDOWN_PUNCTUATION = str.maketrans({c: "\\" + c for c in _ASCII_PUNCTUATION})
 _WHITESPACE = re.compile(r"\s+")
+_FOLDED_SPACE = re.compile(r"^[\t\n\x0b\x0c\r ]|[\t\n\x0b\x0c\r]|[\t\n\x0b\x0c\r ]$")
 # For `_plain_paragraph`: a backslash escape, the characters that start inline markup (or a hard
 # break, or tab expansion), an ordered-list marker; and how html5ever (nh3, css-inline) writes text.
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
@@ -126,7 +129,7 @@ def format_letter(markdown_text: str, *, subject: str, language: str = "en") -> 
     html = "".join(
         (
             layout.before_language,
-            escape(language),
+            language,  # matched _LANGUAGE: letters, digits and hyphens only
             layout.before_subject,
             escape(subject),
             layout.before_body,
@@ -145,16 +148,10 @@ def split_blocks(markdown_text: str) -> list[str]:
     link reference definition ("[x]: https://…") applies to the whole text, so a text with one is
     not cut at all.
     """
-    text = _NEWLINE.sub("\n", markdown_text)
+    text = _NEWLINE.sub("\n", markdown_text) if "\r" in markdown_text else markdown_text
     if "]:" in text:
         return [text]
-    pieces: list[str] = []
-    for chunk in _BLANK_LINES.split(text):
-        if pieces and (not chunk or _CONTINUES.match(chunk)):
-            pieces[-1] += "\n\n" + chunk
-        else:
-            pieces.append(chunk)
-    return pieces
+    return _CUT.split(text)
 
 
 def parse(markdown_text: str) -> list[Token]:
@@ -218,13 +215,19 @@ class _Block:
     text: str  # its plain text at TEXT_WIDTH, links numbered from 1; "" when it has no lines
 
 
-@lru_cache(maxsize=2048)
 def _block(source: str) -> _Block:
-    lines = _plain_paragraph(source)
+    # A campaign has a few dozen pieces that every copy shares; the cache only needs to hold those
+    # and the few of the copy at hand. A very long piece is not kept, so memory stays bounded.
+    return _cached_block(source) if len(source) <= CACHED_BLOCK_CHARS else _format_block(source)
+
+
+def _format_block(source: str, *, shortcut: bool = True) -> _Block:
+    """One piece formatted: by the shortcut when it is a plain paragraph, else by the parser."""
+    lines = _plain_paragraph(source) if shortcut else None
     if lines is not None:
         styles = _styles()
         content = "\n".join(line.translate(_HTML_TEXT) for line in lines)
-        text = "\n".join(_wrapper(TEXT_WIDTH).wrap(" ".join(lines)))
+        text = "\n".join(_wrap(" ".join(lines), TEXT_WIDTH))
         return _Block(source, f"{styles.p_open}{content}{styles.p_close}", (), text)
     tokens = parse(source)
     writer = _PlainText(TEXT_WIDTH)
@@ -255,11 +258,19 @@ def _plain_paragraph(source: str) -> list[str] | None:
     return [_ESCAPED.sub(r"\1", line) for line in lines]
 
 
-@lru_cache(maxsize=2048)
-def _block_text(source: str, numbers: tuple[int, ...], width: int) -> str:
+def _block_text(source: str, links: tuple[tuple[str, int], ...], width: int) -> str:
     """A block's text when its links have other numbers than 1, 2, … or at another width."""
-    links = dict(zip(_block(source).links, numbers, strict=True))
-    return "\n".join(_PlainText(width, links).lines(parse(source)))
+    if len(source) <= CACHED_BLOCK_CHARS:
+        return _cached_block_text(source, links, width)
+    return _format_block_text(source, links, width)
+
+
+def _format_block_text(source: str, links: tuple[tuple[str, int], ...], width: int) -> str:
+    return "\n".join(_PlainText(width, dict(links)).lines(parse(source)))
+
+
+_cached_block = lru_cache(maxsize=256)(_format_block)
+_cached_block_text = lru_cache(maxsize=256)(_format_block_text)
 
 
 def _text(blocks: Sequence[_Block], width: int) -> str:
@@ -270,7 +281,9 @@ def _text(blocks: Sequence[_Block], width: int) -> str:
         if block.links:
             numbers = tuple(links.setdefault(url, len(links) + 1) for url in block.links)
             if width != TEXT_WIDTH or numbers != tuple(range(1, len(numbers) + 1)):
-                text = _block_text(block.source, numbers, width)
+                text = _block_text(
+                    block.source, tuple(zip(block.links, numbers, strict=True)), width
+                )
         elif width != TEXT_WIDTH:
             text = _block_text(block.source, (), width)
         if text:
@@ -321,22 +334,32 @@ def _layout() -> _Layout:
     page = _layout_env.get_template(LAYOUT_TEMPLATE).render(
         language=marks[0], subject=marks[1], body=marks[2]
     )
-    inlined = _inliner.inline(page)
+    rest = _inliner.inline(page)
     pieces: list[str] = []
     for mark in marks:
-        if inlined.count(mark) != 1:
+        if rest.count(mark) != 1:
             raise RuntimeError(f"{LAYOUT_TEMPLATE} must use its {mark} placeholder exactly once")
-        before, inlined = inlined.split(mark)
+        before, rest = rest.split(mark)
         pieces.append(before)
-    return _Layout(*pieces, after_body=inlined)
+    language, subject, body = pieces
+    return _Layout(
+        before_language=language, before_subject=subject, before_body=body, after_body=rest
+    )
 
 
 @cache
 def _wrapper(width: int) -> textwrap.TextWrapper:
     # A URL or a long word is never broken (break_long_words), nor a compound at its hyphen.
-    return textwrap.TextWrapper(
-        width=max(width, 20), break_long_words=False, break_on_hyphens=False
-    )
+    return textwrap.TextWrapper(width=width, break_long_words=False, break_on_hyphens=False)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    width = max(width, 20)
+    # What TextWrapper would do with a short line, without its cost (most lines of a signatory
+    # block, a salutation): it changes nothing in a line that fits and has no white space to fold.
+    if len(text) <= width and not _FOLDED_SPACE.search(text):
+        return [text]
+    return _wrapper(width).wrap(text)
 
 
 class _PlainText:
@@ -425,11 +448,10 @@ class _PlainText:
                 if not _is_own_url(text, link_href):
                     number = self.links.setdefault(link_href, len(self.links) + 1)
                     parts.append(f"{_GLUE}[{number}]")
-        wrapper = _wrapper(width)
         lines: list[str] = []
         for segment in segments:
             text = "".join(segment)
-            wrapped = wrapper.wrap(text) if text.strip() else [""]
+            wrapped = _wrap(text, width) if text.strip() else [""]
             lines += [line.replace(_GLUE, " ") for line in wrapped]
         return lines
 
