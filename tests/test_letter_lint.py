@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 import outreach.letters.lint as lint_module
 from outreach.campaigns import services
 from outreach.campaigns.models import Campaign, Delivery
 from outreach.extensions import get_db
-from tests.conftest import count_rows, draft_campaign, launch_campaign
+from tests.conftest import count_rows, csrf_token_from, draft_campaign, launch_campaign
 
 
 def _lint(app: Flask, campaign_id: int) -> services.LintReport:
@@ -85,3 +89,35 @@ def test_launch_is_refused_on_errors_and_needs_the_digest_of_the_warnings_read(
         services.launch(session, campaign_id, actor="t", batch_size=10, confirm_warnings="0" * 16)
     assert count_rows(app, Delivery) == 0
     assert launch_campaign(app, campaign_id).deliveries == 6
+
+
+def test_in_the_console_warnings_are_read_on_the_check_page_and_confirmed_to_launch(
+    app: Flask, login: Callable[..., FlaskClient]
+) -> None:
+    """The launch button of a letter with warnings leads to the check page; launching from it
+    without ticking the confirmation does nothing; with it, the six letters are queued."""
+    client = login("campaigner")
+    campaign_id = draft_campaign(app, {"countries": ["MT"]}, body="Dear Member,\n\nPlease act.")
+    page = client.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
+    first = client.post(
+        f"/campaigns/{campaign_id}/launch", data={"csrf_token": csrf_token_from(page)}
+    )
+    assert first.headers["Location"] == f"/campaigns/{campaign_id}/check"
+    check = client.get(first.headers["Location"]).get_data(as_text=True)
+    assert "6</b>copies rendered" in check
+    assert "100% of the copies are identical" in check
+    digest = re.search(r'name="lint_digest" value="(\w+)"', check)
+    assert digest
+    token = csrf_token_from(check)
+    unticked = client.post(
+        f"/campaigns/{campaign_id}/launch",
+        data={"csrf_token": token, "lint_digest": digest.group(1)},
+    )
+    assert unticked.headers["Location"].endswith("/check")
+    assert count_rows(app, Delivery) == 0
+    ticked = client.post(
+        f"/campaigns/{campaign_id}/launch",
+        data={"csrf_token": token, "lint_digest": digest.group(1), "confirm": "y"},
+    )
+    assert ticked.headers["Location"] == f"/campaigns/{campaign_id}"
+    assert count_rows(app, Delivery) == 6

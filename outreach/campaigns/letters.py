@@ -121,10 +121,16 @@ def copy_for(
         raise LetterCheckError(str(exc)) from exc
 
 
+def _require_draft(campaign: Campaign) -> None:
+    if campaign.status != "draft":
+        raise LetterCheckError("a launched campaign's letter can no longer be changed")
+
+
 def set_variant(
     session: Session, campaign: Campaign, language: str, subject: str, body: str
 ) -> LetterVariant:
     """Add or replace the letter in one more language (checked before anything changes)."""
+    _require_draft(campaign)
     language = check_language(language)
     if language == campaign.default_language:
         raise LetterCheckError(
@@ -147,5 +153,6 @@ def set_variant(
 
 
 def remove_variant(session: Session, campaign: Campaign, language: str) -> None:
+    _require_draft(campaign)
     campaign.variants = [v for v in campaign.variants if v.language != language]
     session.flush()

@@ -34,6 +34,10 @@ class CampaignError(ValueError):
     """A campaign action that cannot be done, with a message for staff."""
 
 
+class WarningsNotConfirmed(CampaignError):
+    """The check of every copy found warnings that staff have not confirmed yet."""
+
+
 def _checked(campaign: Campaign) -> CampaignLetter:
     try:
         return check_letter(campaign)
@@ -194,7 +198,7 @@ def launch(
             f"the check of every copy found {report.errors} error(s), e.g. {first}; nothing was launched"
         )
     if report.warnings and confirm_warnings != report.digest:
-        raise CampaignError(
+        raise WarningsNotConfirmed(
             f"the check of every copy found {report.warnings} warning(s): read them and confirm "
             "them to launch; nothing was launched"
         )

@@ -71,11 +71,12 @@ def build_letter(
     msg["Subject"] = header_safe(subject, "Subject")
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = header_safe(message_id, "Message-ID")
-    if language:
-        msg["Content-Language"] = header_safe(language, "Content-Language")
     for name, value in (extra_headers or {}).items():
         msg[header_safe(name, "header name")] = header_safe(value, name)
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     if html is not None:
         msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    # After the content: set_content() removes every Content-* header set before it.
+    if language:
+        msg["Content-Language"] = header_safe(language, "Content-Language")
     return msg

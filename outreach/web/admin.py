@@ -5,23 +5,40 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from contacts.audience import Audience, AudienceError
 from contacts.models import Contact
 from outreach.accounts.models import Role
 from outreach.campaigns import services
-from outreach.campaigns.models import Campaign, Delivery, DeliveryEvent
+from outreach.campaigns.letters import (
+    LetterCheckError,
+    format_signatories,
+    remove_variant,
+    set_variant,
+)
+from outreach.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryEvent
 from outreach.campaigns.states import DeliveryState
+from outreach.campaigns.testsend import send_test
 from outreach.extensions import get_db, get_settings
+from outreach.letters.render import CONTEXT_DOC, FILTERS_DOC, choose_language
 from outreach.web.access import require_login_for, roles_required
-from outreach.web.forms import CampaignForm
+from outreach.web.forms import (
+    LETTER_LANGUAGES,
+    CampaignForm,
+    NewVariantForm,
+    TestSendForm,
+    VariantForm,
+    language_name,
+)
 
 bp = Blueprint("admin", __name__)
 require_login_for(bp)
 
 PAGE_SIZE = 50
+PICKER_SIZE = 200  # recipients offered by name in the preview picker; any other by contact id
 EDITORS = (Role.ADMIN, Role.CAMPAIGNER)
 
 
@@ -41,6 +58,11 @@ def dashboard() -> ResponseReturnValue:
 
 
 # --- campaigns -----------------------------------------------------------------------------------
+@bp.app_template_filter("language_name")
+def _language_name_filter(code: str) -> str:
+    return language_name(code)
+
+
 @bp.route("/campaigns/new", methods=["GET", "POST"])
 @roles_required(*EDITORS)
 def campaign_new() -> ResponseReturnValue:
@@ -55,6 +77,8 @@ def campaign_new() -> ResponseReturnValue:
                 body=form.body.data or "",
                 audience=form.audience_dict(),
                 created_by_id=current_user.id,
+                language=form.language.data or "en",
+                signatories=form.signatory_rows(),
             )
         except services.CampaignError as exc:
             form.form_errors.append(str(exc))
@@ -62,9 +86,7 @@ def campaign_new() -> ResponseReturnValue:
             session.commit()
             flash(f"Campaign “{campaign.name}” saved as a draft.", "success")
             return redirect(url_for("admin.campaign_detail", campaign_id=campaign.id))
-    return render_template("admin/campaign_form.html", form=form, campaign=None), (
-        400 if form.errors or form.form_errors else 200
-    )
+    return _campaign_form(form, None)
 
 
 @bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
@@ -73,12 +95,19 @@ def campaign_edit(campaign_id: int) -> ResponseReturnValue:
     session = get_db().session
     campaign = session.get(Campaign, campaign_id) or abort(404)
     form = CampaignForm()
+    form.offer_language(campaign.default_language)
     if request.method == "GET":
         form.name.data = campaign.name
         form.subject.data = campaign.subject_template
+        form.language.data = campaign.default_language
         form.body.data = campaign.body_template
+        form.signatories.data = format_signatories(campaign.signatories)
         form.fill_audience(campaign.audience)
     elif form.validate_on_submit():
+        language = form.language.data or campaign.default_language
+        replaced = language != campaign.default_language and any(
+            v.language == language for v in campaign.variants
+        )
         try:
             services.update_campaign(
                 session,
@@ -87,6 +116,8 @@ def campaign_edit(campaign_id: int) -> ResponseReturnValue:
                 subject=form.subject.data or "",
                 body=form.body.data or "",
                 audience=form.audience_dict(),
+                language=language,
+                signatories=form.signatory_rows(),
             )
         except services.CampaignError as exc:
             session.rollback()
@@ -94,9 +125,40 @@ def campaign_edit(campaign_id: int) -> ResponseReturnValue:
         else:
             session.commit()
             flash("Campaign saved.", "success")
+            if replaced:
+                flash(
+                    f"The {language_name(language)} version was removed: the letter itself is "
+                    f"now in {language_name(language)}.",
+                    "info",
+                )
             return redirect(url_for("admin.campaign_detail", campaign_id=campaign.id))
+    return _campaign_form(form, campaign)
+
+
+def _campaign_form(form: CampaignForm, campaign: Campaign | None) -> ResponseReturnValue:
     status = 400 if form.errors or form.form_errors else 200
-    return render_template("admin/campaign_form.html", form=form, campaign=campaign), status
+    return render_template(
+        "admin/campaign_form.html",
+        form=form,
+        campaign=campaign,
+        context_doc=CONTEXT_DOC,
+        filters_doc=FILTERS_DOC,
+    ), status
+
+
+def _recipient_choices(session: Session, audience: Audience) -> list[tuple[int, str]]:
+    """The first recipients of the audience by name, for the preview and test-send pickers."""
+    stmt = (
+        audience.query(session)
+        .with_only_columns(Contact.id, Contact.display_name, Contact.country_code)
+        .order_by(None)
+        .order_by(Contact.display_name, Contact.id)
+        .limit(PICKER_SIZE)
+    )
+    return [
+        (cid, f"{name} ({country})" if country else name)
+        for cid, name, country in session.execute(stmt)
+    ]
 
 
 @bp.get("/campaigns/<int:campaign_id>")
@@ -104,10 +166,14 @@ def campaign_detail(campaign_id: int) -> ResponseReturnValue:
     session = get_db().session
     campaign = session.get(Campaign, campaign_id) or abort(404)
     audience = Audience.from_dict(campaign.audience)
+    draft = campaign.status == CampaignStatus.DRAFT
+    recipients: list[tuple[int, str]] = []
     try:
         audience_count = audience.count(session)
         exclusions = audience.exclusions(session)
         sample = session.scalars(audience.query(session).limit(1)).first()
+        if draft:
+            recipients = _recipient_choices(session, audience)
         audience_error = None
     except AudienceError as exc:
         audience_count, exclusions, sample, audience_error = 0, None, None, str(exc)
@@ -128,7 +194,7 @@ def campaign_detail(campaign_id: int) -> ResponseReturnValue:
     counts = services.state_counts(session, [campaign.id])[campaign.id]
     preview_error = audience_error
     preview = None
-    if sample is not None:
+    if sample is not None and draft:
         try:
             preview = services.preview(
                 session, campaign, sample, default_from=get_settings().mail_from
@@ -148,9 +214,25 @@ def campaign_detail(campaign_id: int) -> ResponseReturnValue:
         page_size=PAGE_SIZE,
         state=state,
         states=[s.value for s in DeliveryState],
+        languages=list(campaign.letter_sources()),
         preview=preview,
         preview_contact=sample,
         preview_error=preview_error,
+        recipients=recipients,
+        picker_size=PICKER_SIZE,
+        mail_from=campaign.mail_from or get_settings().mail_from,
+    )
+
+
+@bp.get("/campaigns/<int:campaign_id>/preview")
+def campaign_preview_pick(campaign_id: int) -> ResponseReturnValue:
+    """The picker of the campaign page: a typed contact id wins over the list's choice."""
+    contact_id = request.args.get("contact_id", type=int) or request.args.get("contact", type=int)
+    if not contact_id:
+        flash("Choose a recipient, or type a contact id, to preview the letter.", "error")
+        return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
+    return redirect(
+        url_for("admin.campaign_preview", campaign_id=campaign_id, contact_id=contact_id)
     )
 
 
@@ -160,28 +242,220 @@ def campaign_preview(campaign_id: int, contact_id: int) -> ResponseReturnValue:
     campaign = session.get(Campaign, campaign_id) or abort(404)
     contact = session.get(Contact, contact_id) or abort(404)
     language = request.args.get("lang") or None
+    languages = list(campaign.letter_sources())
+    # The variant this official gets when the letter is sent (the preview may show another).
+    own_language, own_fallback = choose_language(
+        contact.languages or (), languages, campaign.default_language
+    )
+    try:
+        in_audience = (
+            session.scalar(
+                Audience.from_dict(campaign.audience)
+                .query(session)
+                .with_only_columns(Contact.id)
+                .where(Contact.id == contact.id)
+            )
+            is not None
+        )
+    except AudienceError:
+        in_audience = False
+    context = {
+        "campaign": campaign,
+        "contact": contact,
+        "languages": languages,
+        "own_language": own_language,
+        "own_fallback": own_fallback,
+        "in_audience": in_audience,
+        "mail_from": campaign.mail_from or get_settings().mail_from,
+    }
     try:
         copy = services.preview(
             session, campaign, contact, default_from=get_settings().mail_from, language=language
         )
     except services.CampaignError as exc:
-        return render_template(
-            "admin/preview.html", campaign=campaign, contact=contact, error=str(exc)
-        ), 422
-    return render_template("admin/preview.html", campaign=campaign, contact=contact, copy=copy)
+        return render_template("admin/preview.html", error=str(exc), **context), 422
+    return render_template("admin/preview.html", copy=copy, asked=language, **context)
+
+
+@bp.post("/campaigns/<int:campaign_id>/test-send")
+@roles_required(*EDITORS)
+def campaign_test_send(campaign_id: int) -> ResponseReturnValue:
+    """Send one recipient's copy to the signed-in staff member (never to the official)."""
+    session = get_db().session
+    campaign = session.get(Campaign, campaign_id) or abort(404)
+    form = TestSendForm()
+    back = url_for("admin.campaign_detail", campaign_id=campaign.id)
+    if not form.validate_on_submit():
+        flash(f"Test not sent: {_first_error(form)}", "error")
+        return redirect(back)
+    contact: Contact | None
+    if form.contact_id.data is not None:
+        contact = session.get(Contact, form.contact_id.data)
+        if contact is None:
+            flash(f"Test not sent: there is no contact {form.contact_id.data}.", "error")
+            return redirect(back)
+    else:
+        try:
+            audience = Audience.from_dict(campaign.audience)
+            contact = session.scalars(audience.query(session).limit(1)).first()
+        except AudienceError as exc:
+            flash(f"Test not sent: audience: {exc}", "error")
+            return redirect(back)
+        if contact is None:
+            flash(
+                "Test not sent: the audience is empty; choose a contact to render it for.", "error"
+            )
+            return redirect(back)
+    language = form.lang.data or None
+    if form.back.data == "preview":
+        back = url_for(
+            "admin.campaign_preview", campaign_id=campaign.id, contact_id=contact.id, lang=language
+        )
+    settings = get_settings()
+    outcome = send_test(
+        campaign,
+        contact,
+        staff_address=current_user.email,
+        smtp_url=settings.effective_smtp_url,
+        smtp_timeout=settings.smtp_timeout,
+        default_from=settings.mail_from,
+        return_path=settings.return_path,
+        language=language,
+    )
+    if outcome.kind == "sent":
+        flash(f"Test sent to {current_user.email}: the copy for {contact.display_name}.", "success")
+    else:
+        code = f"{outcome.code} " if outcome.code else ""
+        flash(f"Test not sent ({outcome.kind}): {code}{outcome.text}", "error")
+    return redirect(back)
+
+
+def _first_error(form: FlaskForm) -> str:
+    for name, errors in form.errors.items():
+        if errors:
+            return f"{name}: {errors[0]}"
+    return "the form is not valid"
+
+
+# --- language variants ---------------------------------------------------------------------------
+def _draft(campaign_id: int) -> Campaign:
+    """The campaign, if its letter can still be changed; else back to its page with why."""
+    session = get_db().session
+    campaign = session.get(Campaign, campaign_id) or abort(404)
+    if campaign.status != CampaignStatus.DRAFT:
+        flash("A launched campaign's letter can no longer be changed.", "error")
+        abort(redirect(url_for("admin.campaign_detail", campaign_id=campaign.id)))
+    return campaign
+
+
+def _show_letter_error(form: VariantForm, message: str) -> None:
+    """Put a refusal of set_variant on the field it is about ("body (de), line 3: ...")."""
+    for part in ("subject", "body"):
+        if message.startswith(part):
+            getattr(form, part).errors.append(message)
+            return
+    if isinstance(form, NewVariantForm):
+        form.language.errors.append(message)
+    else:
+        form.form_errors.append(message)
+
+
+def _variant_form(
+    form: VariantForm, campaign: Campaign, language: str | None
+) -> ResponseReturnValue:
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template(
+        "admin/variant_form.html",
+        form=form,
+        campaign=campaign,
+        language=language,
+        suggestions=[c for c in LETTER_LANGUAGES if c not in campaign.letter_sources()],
+        context_doc=CONTEXT_DOC,
+        filters_doc=FILTERS_DOC,
+    ), status
+
+
+@bp.route("/campaigns/<int:campaign_id>/languages/new", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def variant_new(campaign_id: int) -> ResponseReturnValue:
+    campaign = _draft(campaign_id)
+    form = NewVariantForm()
+    if request.method == "GET":
+        # Start from the letter in the default language: translators replace it paragraph by
+        # paragraph, and the placeholders are already there.
+        form.subject.data = campaign.subject_template
+        form.body.data = campaign.body_template
+    elif form.validate_on_submit():
+        language = form.language.data or ""
+        if language in campaign.letter_sources() and language != campaign.default_language:
+            form.language.errors.append(
+                f"the letter already has a {language_name(language)} version: edit that one"
+            )
+        else:
+            return _save_variant(form, campaign, language)
+    return _variant_form(form, campaign, None)
+
+
+@bp.route("/campaigns/<int:campaign_id>/languages/<language>", methods=["GET", "POST"])
+@roles_required(*EDITORS)
+def variant_edit(campaign_id: int, language: str) -> ResponseReturnValue:
+    campaign = _draft(campaign_id)
+    variant = next((v for v in campaign.variants if v.language == language), None) or abort(404)
+    form = VariantForm()
+    if request.method == "GET":
+        form.subject.data = variant.subject_template
+        form.body.data = variant.body_template
+    elif form.validate_on_submit():
+        return _save_variant(form, campaign, language)
+    return _variant_form(form, campaign, language)
+
+
+def _save_variant(form: VariantForm, campaign: Campaign, language: str) -> ResponseReturnValue:
+    session = get_db().session
+    try:
+        set_variant(session, campaign, language, form.subject.data or "", form.body.data or "")
+    except LetterCheckError as exc:
+        session.rollback()
+        _show_letter_error(form, str(exc))
+        editing = None if isinstance(form, NewVariantForm) else language
+        return _variant_form(form, campaign, editing)
+    session.commit()
+    flash(f"The {language_name(language)} version is saved.", "success")
+    return redirect(url_for("admin.campaign_detail", campaign_id=campaign.id) + "#languages")
+
+
+@bp.post("/campaigns/<int:campaign_id>/languages/<language>/remove")
+@roles_required(*EDITORS)
+def variant_remove(campaign_id: int, language: str) -> ResponseReturnValue:
+    campaign = _draft(campaign_id)
+    if not any(v.language == language for v in campaign.variants):
+        abort(404)
+    session = get_db().session
+    remove_variant(session, campaign, language)
+    session.commit()
+    flash(f"The {language_name(language)} version was removed.", "success")
+    return redirect(url_for("admin.campaign_detail", campaign_id=campaign.id) + "#languages")
 
 
 @bp.post("/campaigns/<int:campaign_id>/launch")
 @roles_required(*EDITORS)
 def campaign_launch(campaign_id: int) -> ResponseReturnValue:
     session = get_db().session
+    # The check page sends the digest of the report it showed, and "confirm" once staff ticked
+    # that they read its warnings; the launch goes only if the letter still gives that report.
+    confirmed = request.form.get("lint_digest") if request.form.get("confirm") else None
     try:
         result = services.launch(
             session,
             campaign_id,
             actor=f"user:{current_user.id} {current_user.email}",
             batch_size=get_settings().send_batch_size,
+            confirm_warnings=confirmed,
         )
+    except services.WarningsNotConfirmed as exc:
+        session.rollback()
+        flash(f"Not launched yet: {exc}", "error")
+        return redirect(url_for("checks.campaign_check", campaign_id=campaign_id))
     except services.CampaignError as exc:
         session.rollback()
         flash(f"Not launched: {exc}", "error")

@@ -2,20 +2,48 @@
 
 from __future__ import annotations
 
+from functools import cache
+
+from babel.core import Locale, UnknownLocaleError
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    Field,
+    HiddenField,
+    IntegerField,
     PasswordField,
     SelectField,
     StringField,
     TextAreaField,
+    ValidationError,
 )
 from wtforms.fields import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from contacts.models import ContactKind, EmailStatus
+from outreach.campaigns.letters import LetterCheckError, check_language, parse_signatories
+
+# The languages offered for a letter; a campaign's current language is offered too if it is
+# another one (set outside the console, e.g. pt-BR).
+LETTER_LANGUAGES = ("en", "fr", "de", "es", "it", "nl", "pl", "pt")
+
+
+@cache
+def language_name(code: str) -> str:
+    """ "German" for "de", "Portuguese (Brazil)" for "pt-BR"; the code itself if Babel has none."""
+    try:
+        return str(Locale.parse(code.replace("-", "_")).get_display_name("en") or code)
+    except (UnknownLocaleError, ValueError, TypeError):
+        return code
+
+
+def language_choices(current: str | None = None) -> list[SelectChoice]:
+    codes = list(LETTER_LANGUAGES)
+    if current and current not in codes:
+        codes.append(current)
+    return [SelectChoice(code, f"{language_name(code)} ({code})") for code in codes]
 
 
 class LoginForm(FlaskForm):
@@ -23,15 +51,41 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
 
 
+SIGNATORIES_HINT = 'One organisation per line: "Name | https://url" (the link is optional).'
+
+
 class CampaignForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     subject = StringField("Subject", validators=[DataRequired(), Length(max=1000)])
+    language = SelectField(
+        "Language of the letter",
+        choices=language_choices(),
+        default="en",
+        description="Officials who read none of the letter's languages get it in this one.",
+    )
     body = TextAreaField("Letter", validators=[DataRequired(), Length(max=100_000)])
+    signatories = TextAreaField(
+        "Signatories", validators=[Length(max=20_000)], description=SIGNATORIES_HINT
+    )
     audience = StringField(
         "Audience",
         validators=[Length(max=2000)],
         description="e.g. body:AFET,DROI or body:D-CN except group:ESN",
     )
+
+    def offer_language(self, current: str) -> None:
+        """Offer the campaign's current language too, if it is not one of the usual ones."""
+        self.language.choices = language_choices(current)
+
+    def validate_signatories(self, field: Field) -> None:
+        try:
+            parse_signatories(field.data or "")
+        except LetterCheckError as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def signatory_rows(self) -> list[dict[str, str]]:
+        """The parsed signatories (call after validation)."""
+        return parse_signatories(self.signatories.data or "")
 
     def audience_dict(self) -> dict[str, str]:
         return {"filter": (self.audience.data or "").strip()}
@@ -40,6 +94,35 @@ class CampaignForm(FlaskForm):
         from contacts.audience import Audience
 
         self.audience.data = Audience.from_dict(audience).filter
+
+
+class VariantForm(FlaskForm):
+    """The letter in one more language (editing: the language is in the URL)."""
+
+    subject = StringField("Subject", validators=[DataRequired(), Length(max=1000)])
+    body = TextAreaField("Letter", validators=[DataRequired(), Length(max=100_000)])
+
+
+class NewVariantForm(VariantForm):
+    language = StringField(
+        "Language",
+        validators=[DataRequired(), Length(max=8)],
+    )
+
+    def validate_language(self, field: Field) -> None:
+        try:
+            field.data = check_language(field.data or "")
+        except LetterCheckError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class TestSendForm(FlaskForm):
+    """ "Send a test to me": which recipient's copy (default: the first recipient), which language
+    (default: theirs), and which page to come back to."""
+
+    contact_id = IntegerField(validators=[Optional()])
+    lang = HiddenField(validators=[Optional(), Length(max=8)])
+    back = HiddenField(validators=[Optional(), Length(max=16)])
 
 
 KIND_LABELS = {
