@@ -314,9 +314,12 @@ def campaigns_lint(campaign_id: int, show: int) -> None:
             )
     if len(report.with_findings) > show:
         click.echo(f"  … and {len(report.with_findings) - show} more recipients with findings")
-    if report.warnings and not report.errors:
+    if report.errors:
+        raise click.ClickException(f"{report.errors} error(s): the campaign cannot be launched")
+    if report.warnings and campaign.status == "draft":
         click.echo(
-            f"To launch despite the warnings: flask campaigns launch {campaign_id} --confirm {report.digest}"
+            "To launch despite the warnings: "
+            f"flask campaigns launch {campaign_id} --confirm {report.digest}"
         )
 
 

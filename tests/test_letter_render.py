@@ -156,3 +156,16 @@ def test_an_unknown_field_is_named_with_the_fields_there_are() -> None:
     letter = _letter("{{ salutation }}\n\n{{ recipient.nickname }}")
     with pytest.raises(LetterError, match=r"body, line 3: recipient has no field 'nickname'"):
         letter.check_with_sample(META)
+
+
+def test_loops_nested_three_deep_are_refused() -> None:
+    """Loops that call nothing escape the time limit, so nesting is capped at two."""
+    body = "{% for a in signatories %}{% for b in signatories %}{% for c in signatories %}x"
+    body += "{% endfor %}{% endfor %}{% endfor %}"
+    with pytest.raises(LetterError, match="nested more than 2 deep"):
+        CompiledLetter("Hi", body)
+
+
+def test_regional_language_codes_match_without_case() -> None:
+    assert choose_language(["pt-br"], ["en", "pt-BR"], "en") == ("pt-BR", False)
+    assert choose_language(["PT_BR"], ["en", "pt"], "en") == ("pt", False)

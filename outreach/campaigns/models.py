@@ -34,6 +34,12 @@ class Campaign(TimestampMixin, Base):
     default_language: Mapped[str] = mapped_column(String(8), default="en")
     # The signature block: [{"name": "Human Rights Coalition", "url": "https://…"}, ...]
     signatories: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # "individual": one personalised copy per official of the audience (the mail merge).
+    # "joint": one message To `joint_to` (Cc `joint_cc`) with a joint salutation, plus an
+    # individual copy, marked as a copy, to every other official of the audience.
+    addressing: Mapped[str] = mapped_column(String(16), default="individual")
+    joint_to: Mapped[list[int]] = mapped_column(JSON, default=list)
+    joint_cc: Mapped[list[int]] = mapped_column(JSON, default=list)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     launched_at: Mapped[datetime | None]
 
@@ -84,7 +90,13 @@ class Delivery(Base):
     # The address as it was when the delivery was made: later directory edits do not rewrite history.
     email: Mapped[str] = mapped_column(String(320))
     state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING.value)
-    message_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Shared by the recipients of one joint message (To and Cc): replies and bounces carry it.
+    message_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # "individual" (a merge copy), "to" or "cc" (a recipient of the joint message), "copy" (an
+    # individual copy of a joint letter, saying whom it was addressed to).
+    role: Mapped[str] = mapped_column(String(12), default="individual")
+    # The deliveries of one joint message share this key and are sent as one SMTP transaction.
+    group_key: Mapped[str | None] = mapped_column(String(64), index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     lease_expires_at: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]

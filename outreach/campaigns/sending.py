@@ -11,7 +11,7 @@ The order of steps is what makes "never twice" hold:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -19,11 +19,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from contacts.base import utcnow
+from contacts.models import Contact
 from outreach.campaigns.letters import letter_meta
 from outreach.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryEvent
 from outreach.campaigns.states import NON_FINAL, DeliveryState, check_transition
 from outreach.db import Database
-from outreach.letters.render import CampaignLetter, LetterError, LetterMeta
+from outreach.letters.render import CampaignLetter, Joint, LetterError, LetterMeta
 from outreach.mail.message import HeaderError, build_letter, new_message_id, parse_address
 from outreach.mail.transport import SendOutcome, SmtpTransport
 
@@ -104,9 +105,16 @@ def claim(
         ],
     )
     # The Message-ID is fixed before the message leaves, so that replies and bounces can find it.
+    # The recipients of one joint message share its Message-ID.
+    group_ids: dict[str, str] = {}
     for delivery in session.scalars(select(Delivery).where(Delivery.id.in_(claimed))):
         if delivery.message_id is None:
-            delivery.message_id = new_message_id(sender_domain)
+            if delivery.group_key:
+                delivery.message_id = group_ids.setdefault(
+                    delivery.group_key, new_message_id(sender_domain)
+                )
+            else:
+                delivery.message_id = new_message_id(sender_domain)
     return claimed
 
 
@@ -158,6 +166,63 @@ def _finish_campaign_if_done(session: Session, campaign_id: int) -> None:
             campaign.status = CampaignStatus.FINISHED.value
 
 
+@dataclass(frozen=True)
+class _CampaignParts:
+    letter: CampaignLetter
+    meta: LetterMeta
+    addressees: tuple[Contact, ...]
+
+
+def _contacts_in_order(session: Session, ids: Sequence[int]) -> list[Contact]:
+    if not ids:
+        return []
+    found = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(list(ids))))}
+    return [found[i] for i in ids if i in found]
+
+
+def _send_joint(
+    session: Session,
+    deliveries: list[Delivery],
+    campaign: Campaign,
+    parts_for: Callable[[Session, Campaign], _CampaignParts],
+    transport: SmtpTransport,
+    default_from: str,
+    return_path: str,
+) -> dict[int, SendOutcome]:
+    """One message To the addressees, Cc the copied recipients, in one SMTP transaction."""
+    to = [d for d in deliveries if d.role == "to"]
+    cc = [d for d in deliveries if d.role == "cc"]
+    try:
+        if not to:
+            raise LetterError("joint letter", "it has no addressee left to send to")
+        parts = parts_for(session, campaign)
+        first = to[0]
+        copy = parts.letter.render(
+            first.contact,
+            parts.meta,
+            email=first.email,
+            joint=Joint(parts.addressees, message=True),
+        )
+        assert first.message_id is not None
+        msg = build_letter(
+            from_addr=campaign.mail_from or default_from,
+            to_addr=first.email,
+            to_name=first.contact.display_name,
+            more_to=[(d.contact.display_name, d.email) for d in to[1:]],
+            cc=[(d.contact.display_name, d.email) for d in cc],
+            subject=copy.subject,
+            text=copy.text,
+            html=copy.html,
+            language=copy.language,
+            message_id=first.message_id,
+        )
+    except (LetterError, HeaderError) as exc:
+        failed = SendOutcome("permanent", None, f"not sent: {exc}")
+        return dict.fromkeys((d.id for d in deliveries), failed)
+    by_address = transport.send_to_all(msg, return_path, [d.email for d in deliveries])
+    return {d.id: by_address[d.email] for d in deliveries}
+
+
 def send_batch(
     db: Database,
     delivery_ids: Sequence[int],
@@ -176,9 +241,57 @@ def send_batch(
         return report
 
     # Compiled once per campaign per batch; a letter that does not compile fails its deliveries.
-    letters: dict[int, tuple[CampaignLetter, LetterMeta] | LetterError] = {}
+    letters: dict[int, _CampaignParts | LetterError] = {}
     campaigns: set[int] = set()
-    for delivery_id in claimed:
+
+    def parts_for(session: Session, campaign: Campaign) -> _CampaignParts:
+        if campaign.id not in letters:
+            try:
+                addressees = _contacts_in_order(session, campaign.joint_to)
+                letters[campaign.id] = _CampaignParts(
+                    CampaignLetter(campaign.letter_sources(), campaign.default_language),
+                    letter_meta(campaign, default_from=default_from),
+                    tuple(addressees),
+                )
+            except LetterError as exc:
+                letters[campaign.id] = exc
+        parts = letters[campaign.id]
+        if isinstance(parts, LetterError):
+            raise parts
+        return parts
+
+    with db.transaction() as session:
+        groups: dict[str, list[int]] = {}
+        singles: list[int] = []
+        for delivery_id, group_key in session.execute(
+            select(Delivery.id, Delivery.group_key)
+            .where(Delivery.id.in_(claimed))
+            .order_by(Delivery.id)
+        ):
+            if group_key:
+                groups.setdefault(group_key, []).append(delivery_id)
+            else:
+                singles.append(delivery_id)
+
+    for ids in groups.values():
+        with db.transaction() as session:
+            deliveries = list(
+                session.scalars(
+                    select(Delivery)
+                    .options(joinedload(Delivery.contact), joinedload(Delivery.campaign))
+                    .where(Delivery.id.in_(ids))
+                    .order_by(Delivery.id)
+                )
+            )
+            campaign = deliveries[0].campaign
+            campaigns.add(campaign.id)
+            outcomes = _send_joint(
+                session, deliveries, campaign, parts_for, transport, default_from, return_path
+            )
+            for delivery in deliveries:
+                report.count(record_outcome(session, delivery, outcomes[delivery.id], actor=actor))
+
+    for delivery_id in singles:
         with db.transaction() as session:
             delivery = session.scalars(
                 select(Delivery)
@@ -190,20 +303,12 @@ def send_batch(
             ).one()
             campaign = delivery.campaign
             campaigns.add(campaign.id)
-            if campaign.id not in letters:
-                try:
-                    letters[campaign.id] = (
-                        CampaignLetter(campaign.letter_sources(), campaign.default_language),
-                        letter_meta(campaign, default_from=default_from),
-                    )
-                except LetterError as exc:
-                    letters[campaign.id] = exc
-            compiled = letters[campaign.id]
             try:
-                if isinstance(compiled, LetterError):
-                    raise compiled
-                letter, meta = compiled
-                copy = letter.render(delivery.contact, meta, email=delivery.email)
+                parts = parts_for(session, campaign)
+                joint = Joint(parts.addressees) if delivery.role == "copy" else Joint()
+                copy = parts.letter.render(
+                    delivery.contact, parts.meta, email=delivery.email, joint=joint
+                )
                 assert delivery.message_id is not None
                 msg = build_letter(
                     from_addr=campaign.mail_from or default_from,

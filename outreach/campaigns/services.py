@@ -66,6 +66,9 @@ def create_campaign(
     mail_from: str | None = None,
     language: str = "en",
     signatories: list[dict[str, str]] | None = None,
+    addressing: str = "individual",
+    joint_to: Sequence[int] = (),
+    joint_cc: Sequence[int] = (),
 ) -> Campaign:
     name = name.strip()
     if not name:
@@ -83,11 +86,35 @@ def create_campaign(
         default_language=language,
         signatories=list(signatories or []),
     )
+    set_addressing(campaign, addressing, joint_to, joint_cc)
     _checked(campaign)
     campaign.audience = _check_audience(session, audience).to_dict()
     session.add(campaign)
     session.flush()
     return campaign
+
+
+ADDRESSING = ("individual", "joint")
+
+
+def set_addressing(
+    campaign: Campaign, addressing: str, joint_to: Sequence[int], joint_cc: Sequence[int]
+) -> None:
+    """Individual copies only, or a joint letter To `joint_to` (Cc `joint_cc`) plus individual
+    copies to the rest of the audience."""
+    if addressing not in ADDRESSING:
+        raise CampaignError(f"addressing must be one of {', '.join(ADDRESSING)}")
+    if addressing == "joint" and not joint_to:
+        raise CampaignError("a joint letter needs at least one addressee")
+    campaign.addressing = addressing
+    campaign.joint_to = (
+        list(dict.fromkeys(int(i) for i in joint_to)) if addressing == "joint" else []
+    )
+    campaign.joint_cc = (
+        [int(i) for i in dict.fromkeys(joint_cc) if int(i) not in set(campaign.joint_to)]
+        if addressing == "joint"
+        else []
+    )
 
 
 def update_campaign(
@@ -100,6 +127,9 @@ def update_campaign(
     audience: dict[str, Any],
     language: str | None = None,
     signatories: list[dict[str, str]] | None = None,
+    addressing: str | None = None,
+    joint_to: Sequence[int] = (),
+    joint_cc: Sequence[int] = (),
 ) -> Campaign:
     """Change a draft; on CampaignError the caller rolls back (the object may be half-changed)."""
     if campaign.status != CampaignStatus.DRAFT:
@@ -119,6 +149,8 @@ def update_campaign(
         ]
     if signatories is not None:
         campaign.signatories = list(signatories)
+    if addressing is not None:
+        set_addressing(campaign, addressing, joint_to, joint_cc)
     _checked(campaign)
     campaign.audience = _check_audience(session, audience).to_dict()
     return campaign
@@ -145,12 +177,64 @@ class LaunchResult:
     batches: int
 
 
-def lint(session: Session, campaign: Campaign, *, default_from: str = "") -> LintReport:
-    """Render every copy the campaign's audience would get and report what is wrong."""
-    letter = _checked(campaign)
+@dataclass(frozen=True)
+class Recipients:
+    """Who a campaign writes to: a joint letter's addressees and copied recipients (empty for a
+    mail merge), and everyone who gets an individual copy."""
+
+    addressees: list[Contact]
+    cc: list[Contact]
+    copies: list[Contact]
+
+
+def _sendable_in_order(session: Session, ids: Sequence[int], what: str) -> list[Contact]:
+    found = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(list(ids))))}
+    out = []
+    for contact_id in ids:
+        contact = found.get(contact_id)
+        if contact is None:
+            raise CampaignError(f"{what}: there is no contact {contact_id}")
+        if not contact.sendable:
+            raise CampaignError(
+                f"{what}: {contact.display_name} cannot be written to (no valid address, inactive, "
+                "do not contact or waiting for review)"
+            )
+        out.append(contact)
+    return out
+
+
+def _recipients(session: Session, campaign: Campaign) -> Recipients:
+    addressees: list[Contact] = []
+    cc: list[Contact] = []
+    if campaign.addressing == "joint":
+        if not campaign.joint_to:
+            raise CampaignError("a joint letter needs at least one addressee")
+        addressees = _sendable_in_order(session, campaign.joint_to, "addressees")
+        cc = _sendable_in_order(
+            session, [i for i in campaign.joint_cc if i not in set(campaign.joint_to)], "copied"
+        )
     audience = _check_audience(session, campaign.audience)
+    in_message = {c.id for c in (*addressees, *cc)}
+    try:
+        copies = [c for c in audience.contacts(session) if c.id not in in_message]
+    except AudienceError as exc:
+        raise CampaignError(f"audience: {exc}") from exc
+    if not copies and not addressees:
+        raise CampaignError(
+            f"the audience ({audience.describe()}) has no one who can be written to; nothing was launched"
+        )
+    return Recipients(addressees, cc, copies)
+
+
+def lint(session: Session, campaign: Campaign, *, default_from: str = "") -> LintReport:
+    """Render every copy the campaign would send and report what is wrong."""
+    letter = _checked(campaign)
+    plan = _recipients(session, campaign)
     return lint_campaign(
-        letter, letter_meta(campaign, default_from=default_from), audience.contacts(session)
+        letter,
+        letter_meta(campaign, default_from=default_from),
+        plan.copies,
+        joint_addressees=plan.addressees,
     )
 
 
@@ -174,16 +258,10 @@ def launch(
     if campaign.status != CampaignStatus.DRAFT:
         raise CampaignError(f"campaign {campaign.name!r} has already been launched")
     letter = _checked(campaign)
-    audience = _check_audience(session, campaign.audience)
-    try:
-        recipients = audience.contacts(session)
-    except AudienceError as exc:
-        raise CampaignError(f"audience: {exc}") from exc
-    if not recipients:
-        raise CampaignError(
-            f"the audience ({audience.describe()}) has no one who can be written to; nothing was launched"
-        )
-    report = lint_campaign(letter, letter_meta(campaign), recipients)
+    plan = _recipients(session, campaign)
+    report = lint_campaign(
+        letter, letter_meta(campaign), plan.copies, joint_addressees=plan.addressees
+    )
     if report.errors:
         first = next(
             (
@@ -204,6 +282,12 @@ def launch(
         )
 
     now = utcnow()
+    group = f"joint-{campaign.id}" if plan.addressees else None
+    rows = (
+        [(c, "to", group) for c in plan.addressees]
+        + [(c, "cc", group) for c in plan.cc]
+        + [(c, "copy" if plan.addressees else "individual", None) for c in plan.copies]
+    )
     session.execute(
         insert(Delivery),
         [
@@ -212,10 +296,12 @@ def launch(
                 "contact_id": c.id,
                 "email": c.email,
                 "state": DeliveryState.QUEUED.value,
+                "role": role,
+                "group_key": group_key,
                 "created_at": now,
                 "updated_at": now,
             }
-            for c in recipients
+            for c, role, group_key in rows
         ],
     )
     session.execute(
@@ -230,9 +316,21 @@ def launch(
             ).where(Delivery.campaign_id == campaign.id),
         )
     )
+    # The joint message's deliveries travel in one job of their own (one SMTP transaction).
+    grouped = list(
+        session.scalars(
+            select(Delivery.id)
+            .where(Delivery.campaign_id == campaign.id, Delivery.group_key.is_not(None))
+            .order_by(Delivery.id)
+        )
+    )
+    if grouped:
+        defer(session, SEND_BATCH, grouped)
     ids = list(
         session.scalars(
-            select(Delivery.id).where(Delivery.campaign_id == campaign.id).order_by(Delivery.id)
+            select(Delivery.id)
+            .where(Delivery.campaign_id == campaign.id, Delivery.group_key.is_(None))
+            .order_by(Delivery.id)
         )
     )
     batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
@@ -240,7 +338,9 @@ def launch(
         defer(session, SEND_BATCH, batch)
     campaign.status = CampaignStatus.SENDING.value
     campaign.launched_at = now
-    return LaunchResult(deliveries=len(ids), batches=len(batches))
+    return LaunchResult(
+        deliveries=len(ids) + len(grouped), batches=len(batches) + (1 if grouped else 0)
+    )
 
 
 def state_counts(session: Session, campaign_ids: Sequence[int]) -> dict[int, dict[str, int]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from jinja2 import nodes
@@ -24,6 +24,7 @@ from contacts.address import RULES, language_code, salutation
 from contacts.models import Contact
 from outreach.letters.render import (
     CampaignLetter,
+    Joint,
     LetterError,
     LetterMeta,
     RecipientView,
@@ -120,17 +121,38 @@ def lint_campaign(
     meta: LetterMeta,
     recipients: Iterable[Contact],
     *,
+    joint_addressees: Sequence[Contact] = (),
     identical_warn_share: float = IDENTICAL_WARN_SHARE,
 ) -> LintReport:
+    """Check the individual copies to `recipients`; with `joint_addressees`, also the joint
+    message to them (once), and the copies as copies of it."""
     report = LintReport()
     used = recipient_fields_used(letter)
     bodies: dict[str, list[str]] = defaultdict(list)
     languages: dict[str, int] = defaultdict(int)
+    joint = Joint(tuple(joint_addressees))
+    if joint_addressees:
+        names = ", ".join(c.display_name for c in joint_addressees)
+        item = RecipientFindings(None, f"Joint letter to {names}", letter.default_language)
+        report.recipients += 1
+        try:
+            message = letter.render(
+                joint_addressees[0], meta, joint=Joint(tuple(joint_addressees), message=True)
+            )
+        except LetterError as exc:
+            item.findings.append(Finding("error", "render", f"cannot be rendered: {exc}"))
+        else:
+            languages[message.language] += 1
+            for href in sorted(set(_LINK.findall(message.html))):
+                if href.startswith("http://"):
+                    item.findings.append(Finding("warning", "link", f"link {href} is not https"))
+        if item.findings:
+            report.with_findings.append(item)
     for contact in recipients:
         report.recipients += 1
         item = RecipientFindings(contact.id, contact.display_name, "")
         try:
-            copy = letter.render(contact, meta)
+            copy = letter.render(contact, meta, joint=joint)
         except LetterError as exc:
             item.findings.append(Finding("error", "render", f"cannot be rendered: {exc}"))
             report.with_findings.append(item)

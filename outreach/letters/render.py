@@ -27,6 +27,7 @@ from typing import Any
 
 from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_date
+from babel.lists import format_list
 from babel.numbers import format_decimal
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes, pass_context
 from jinja2.runtime import Context
@@ -52,6 +53,9 @@ CONTEXT_DOC: dict[str, str] = {
     "cosigners": "confirmed supporters: .count, and .names of those who agreed to be named",
     "today": "the date of sending; {{ today|date }} writes it in the letter's language",
     "language": "the language of this copy (en, fr, de, ...)",
+    "addressees": "a joint letter's addressees (each like recipient); empty for a mail merge",
+    "addressed_to": 'their names as a phrase, e.g. "Ursula von der Leyen and António Costa"',
+    "copied": "true in a copy sent to someone the joint letter is not addressed to",
 }
 FILTERS_DOC = {
     "date": "{{ today|date }} or {{ today|date('short') }}: a date in the letter's language",
@@ -135,6 +139,19 @@ class CosignersView:
 
 
 @dataclass(frozen=True)
+class Joint:
+    """How a copy relates to a joint letter: the addressees, and whether it is the joint message
+    itself (joint salutation) or an individual copy sent to someone else (`copied`)."""
+
+    addressees: tuple[Contact, ...] = ()
+    message: bool = False
+
+    @property
+    def copied(self) -> bool:
+        return bool(self.addressees) and not self.message
+
+
+@dataclass(frozen=True)
 class LetterMeta:
     """Everything about a copy that does not come from the recipient."""
 
@@ -160,12 +177,24 @@ def recipient_context(
     email: str | None = None,
     today: date | None = None,
     language: str = "en",
+    joint: Joint = Joint(),
 ) -> dict[str, Any]:
     """The context of one copy. `campaign_name` may be a full LetterMeta."""
     meta_ = campaign_name if isinstance(campaign_name, LetterMeta) else LetterMeta(campaign_name)
+    addressees = [recipient_view(c) for c in joint.addressees]
+    greeting = (
+        " ".join(salutation(c, language) for c in joint.addressees)
+        if joint.message and joint.addressees
+        else salutation(contact, language)
+    )
     return {
+        "addressees": addressees,
+        "addressed_to": format_list([a.display_name for a in addressees], locale=_locale(language))
+        if addressees
+        else "",
+        "copied": joint.copied,
         "recipient": recipient_view(contact, email),
-        "salutation": salutation(contact, language),
+        "salutation": greeting,
         "address_line": address_line(contact, language),
         "campaign": CampaignView(name=meta_.campaign_name),
         "sender": meta_.sender,
@@ -259,8 +288,27 @@ def _refuse(part: str, node: nodes.Node, message: str) -> LetterError:
     return LetterError(part, message, getattr(node, "lineno", None))
 
 
+MAX_LOOP_NESTING = 2
+
+
+def _loop_depth(node: nodes.Node, depth: int = 0) -> tuple[int, nodes.Node | None]:
+    deepest, where = depth, None
+    for child in node.iter_child_nodes():
+        inner = depth + 1 if isinstance(child, nodes.For) else depth
+        found, found_where = _loop_depth(child, inner)
+        if found > deepest:
+            deepest, where = found, (found_where or child)
+    return deepest, where
+
+
 def check_template(tree: nodes.Template, part: str) -> None:
     """Refuse what no letter needs and template-injection payloads use, naming the line."""
+    depth, where = _loop_depth(tree)
+    if depth > MAX_LOOP_NESTING and where is not None:
+        # Loops that call nothing escape the time limit; a letter needs no deeper nesting.
+        raise _refuse(
+            part, where, f"loops nested more than {MAX_LOOP_NESTING} deep are not allowed"
+        )
     for node in tree.find_all(
         (nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Name, nodes.BinExpr)
     ):
@@ -416,14 +464,20 @@ def choose_language(
     recipient_languages: Iterable[str], available: Iterable[str], default: str
 ) -> tuple[str, bool]:
     """(the variant's language, whether it is a fallback the recipient did not ask for)."""
-    offered = set(available)
-    wanted = [lang.strip().lower() for lang in recipient_languages if lang and lang.strip()]
+    # Codes compare without case ("pt-BR" is "pt-br"); a regional recipient language falls back
+    # to the plain language ("pt-BR" reader, "pt" letter).
+    offered = {code.lower().replace("_", "-"): code for code in available}
+    wanted = [
+        lang.strip().lower().replace("_", "-")
+        for lang in recipient_languages
+        if lang and lang.strip()
+    ]
     for lang in wanted:
         if lang in offered:
-            return lang, False
-        base = lang.split("-")[0].split("_")[0]
+            return offered[lang], False
+        base = lang.split("-")[0]
         if base in offered:
-            return base, False
+            return offered[base], False
     return default, bool(wanted)
 
 
@@ -468,17 +522,21 @@ class CampaignLetter:
         *,
         email: str | None = None,
         language: str | None = None,
+        joint: Joint = Joint(),
     ) -> RenderedCopy:
         from outreach.letters.formatting import format_letter
 
-        if language is None:
+        if joint.message:
+            # One message to several people: written in the campaign's own language.
+            language, fallback = self.default_language, False
+        elif language is None:
             language, fallback = choose_language(
                 contact.languages or (), self.variants, self.default_language
             )
         else:
             fallback = False
         rendered = self.variants[language].render(
-            recipient_context(contact, meta_, email=email, language=language)
+            recipient_context(contact, meta_, email=email, language=language, joint=joint)
         )
         formatted = format_letter(rendered.body, subject=rendered.subject, language=language)
         return RenderedCopy(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.errors
 import email.policy
+from collections.abc import Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -21,9 +22,14 @@ class HeaderError(ValueError):
 
 
 def header_safe(value: str, name: str) -> str:
+    """The value, refused if it has a line break, with RFC 2047 encoded words made inert.
+
+    A value such as "=?utf-8?q?Doe=0D=0ABcc:_x@example.org?=" is an encoded word: mail readers,
+    and the email package when it refolds a header, decode it into whatever it encodes, CR/LF
+    included. A word joiner after "=" keeps it literal text (it reads the same)."""
     if "\r" in value or "\n" in value:
         raise HeaderError(f"the {name} header must not contain line breaks")
-    return value
+    return value.replace("=?", "=\u2060?")
 
 
 def parse_address(value: str, name: str) -> Address:
@@ -46,6 +52,13 @@ def new_message_id(sender_domain: str) -> str:
     return make_msgid(domain=sender_domain)
 
 
+def _named(name: str, address: str, header: str) -> Address:
+    parsed = parse_address(address, header)
+    # One space between words: runs of tabs or spaces would fold into blank header lines.
+    display = " ".join(header_safe(name, header).split())
+    return Address(display_name=display, username=parsed.username, domain=parsed.domain)
+
+
 def build_letter(
     *,
     from_addr: str,
@@ -57,17 +70,17 @@ def build_letter(
     html: str | None = None,
     language: str | None = None,
     extra_headers: dict[str, str] | None = None,
+    more_to: Sequence[tuple[str, str]] = (),
+    cc: Sequence[tuple[str, str]] = (),
 ) -> EmailMessage:
-    """A letter as multipart/alternative (text, then HTML) or text only."""
+    """A letter as multipart/alternative (text, then HTML) or text only. A joint letter names
+    its other addressees in `more_to` and its copied recipients in `cc`, as (name, address)."""
     msg = EmailMessage(policy=email.policy.SMTP)
     sender = parse_address(from_addr, "From")
-    recipient = parse_address(to_addr, "To")
     msg["From"] = sender
-    msg["To"] = Address(
-        display_name=header_safe(to_name, "To"),
-        username=recipient.username,
-        domain=recipient.domain,
-    )
+    msg["To"] = [_named(to_name, to_addr, "To"), *(_named(n, a, "To") for n, a in more_to)]
+    if cc:
+        msg["Cc"] = [_named(n, a, "Cc") for n, a in cc]
     msg["Subject"] = header_safe(subject, "Subject")
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = header_safe(message_id, "Message-ID")

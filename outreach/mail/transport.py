@@ -105,10 +105,22 @@ class SmtpTransport:
         return self._conn
 
     def send(self, msg: EmailMessage, envelope_from: str, recipient: str) -> SendOutcome:
-        """Send one message to one recipient, step by step, so that every failure is classified
-        by how far the conversation got: before DATA's 354 nothing was handed over and a retry is
-        safe; after it, a lost connection leaves the outcome unknown (`uncertain`)."""
+        """Send one message to one recipient (see `send_to_all`)."""
+        return self.send_to_all(msg, envelope_from, [recipient])[recipient]
+
+    def send_to_all(
+        self, msg: EmailMessage, envelope_from: str, recipients: list[str]
+    ) -> dict[str, SendOutcome]:
+        """Send one message to several recipients in one SMTP transaction (a joint letter), step
+        by step, so that every failure is classified by how far the conversation got: before
+        DATA's 354 nothing was handed over and a retry is safe; after it, a lost connection
+        leaves the outcome unknown (`uncertain`). A recipient refused at RCPT TO gets that
+        answer; the others get the answer to the message."""
         data = _dot_stuffed(msg)
+
+        def everyone(outcome: SendOutcome) -> dict[str, SendOutcome]:
+            return dict.fromkeys(recipients, outcome)
+
         for attempt in (1, 2):
             reused = self._conn is not None
             try:
@@ -117,40 +129,55 @@ class SmtpTransport:
                 # The relay refused us (greeting, STARTTLS or AUTH): a configuration or relay
                 # problem, not this recipient's. Retry later; never fail the letter for it.
                 self.close()
-                return SendOutcome("temporary", exc.smtp_code, f"relay: {_text(exc.smtp_error)}")
+                return everyone(
+                    SendOutcome("temporary", exc.smtp_code, f"relay: {_text(exc.smtp_error)}")
+                )
             except (TimeoutError, smtplib.SMTPException, OSError) as exc:
                 self.close()
-                return SendOutcome("temporary", None, f"relay: {type(exc).__name__}: {exc}")
+                return everyone(
+                    SendOutcome("temporary", None, f"relay: {type(exc).__name__}: {exc}")
+                )
+            outcomes: dict[str, SendOutcome] = {}
             try:
                 conn.ehlo_or_helo_if_needed()
                 code, reply = conn.mail(envelope_from)
                 if code != 250:
                     # Our envelope sender was refused: the relay's policy, the same for everyone.
                     self._reset()
-                    return SendOutcome("temporary", code, f"MAIL FROM refused: {_text(reply)}")
-                code, reply = conn.rcpt(recipient)
-                if code not in (250, 251):
+                    return everyone(
+                        SendOutcome("temporary", code, f"MAIL FROM refused: {_text(reply)}")
+                    )
+                for recipient in recipients:
+                    code, reply = conn.rcpt(recipient)
+                    if code not in (250, 251):
+                        outcomes[recipient] = self._outcome(code, reply)
+                accepted = [r for r in recipients if r not in outcomes]
+                if not accepted:
                     self._reset()
-                    return self._outcome(code, reply)
+                    return outcomes
                 code, reply = conn.docmd("DATA")
                 if code != 354:
                     self._reset()
-                    return self._outcome(code, reply)
+                    outcomes.update(dict.fromkeys(accepted, self._outcome(code, reply)))
+                    return outcomes
             except (TimeoutError, smtplib.SMTPException, OSError) as exc:
                 self.close()
                 if reused and attempt == 1:
                     continue  # a kept-open connection the server had closed: reconnect once
-                return SendOutcome("temporary", None, f"{type(exc).__name__}: {exc}")
+                return everyone(SendOutcome("temporary", None, f"{type(exc).__name__}: {exc}"))
             try:
                 conn.send(data)
                 code, reply = conn.getreply()
             except (TimeoutError, smtplib.SMTPException, OSError) as exc:
                 # The message may have been accepted; only the answer was lost.
                 self.close()
-                return SendOutcome(
+                lost = SendOutcome(
                     "uncertain", None, f"no answer after DATA: {type(exc).__name__}: {exc}"
                 )
-            return self._outcome(code, reply)
+                outcomes.update(dict.fromkeys(accepted, lost))
+                return outcomes
+            outcomes.update(dict.fromkeys(accepted, self._outcome(code, reply)))
+            return outcomes
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod

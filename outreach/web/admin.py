@@ -79,6 +79,7 @@ def campaign_new() -> ResponseReturnValue:
                 created_by_id=current_user.id,
                 language=form.language.data or "en",
                 signatories=form.signatory_rows(),
+                **form.addressing_values(),  # type: ignore[arg-type]
             )
         except services.CampaignError as exc:
             form.form_errors.append(str(exc))
@@ -103,6 +104,7 @@ def campaign_edit(campaign_id: int) -> ResponseReturnValue:
         form.body.data = campaign.body_template
         form.signatories.data = format_signatories(campaign.signatories)
         form.fill_audience(campaign.audience)
+        form.fill_addressing(campaign.addressing, campaign.joint_to, campaign.joint_cc)
     elif form.validate_on_submit():
         language = form.language.data or campaign.default_language
         replaced = language != campaign.default_language and any(
@@ -118,6 +120,7 @@ def campaign_edit(campaign_id: int) -> ResponseReturnValue:
                 audience=form.audience_dict(),
                 language=language,
                 signatories=form.signatory_rows(),
+                **form.addressing_values(),  # type: ignore[arg-type]
             )
         except services.CampaignError as exc:
             session.rollback()

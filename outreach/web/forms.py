@@ -72,6 +72,49 @@ class CampaignForm(FlaskForm):
         validators=[Length(max=2000)],
         description="e.g. body:AFET,DROI or body:D-CN except group:ESN",
     )
+    addressing = SelectField(
+        "Addressing",
+        choices=[
+            SelectChoice("individual", "A personal copy to every official of the audience"),
+            SelectChoice("joint", "A joint letter to the addressees, and a copy to everyone else"),
+        ],
+        default="individual",
+    )
+    joint_to = StringField(
+        "Addressees of the joint letter",
+        validators=[Length(max=2000)],
+        description="contact ids, comma-separated, e.g. the two presidents",
+    )
+    joint_cc = StringField(
+        "Copied on the joint message (Cc)",
+        validators=[Length(max=2000)],
+        description="contact ids, comma-separated",
+    )
+
+    def validate_joint_to(self, field: Field) -> None:
+        self._ids(field)
+
+    def validate_joint_cc(self, field: Field) -> None:
+        self._ids(field)
+
+    @staticmethod
+    def _ids(field: Field) -> list[int]:
+        try:
+            return [int(p) for p in (field.data or "").replace(",", " ").split()]
+        except ValueError as exc:
+            raise ValidationError("write contact ids as numbers separated by commas") from exc
+
+    def addressing_values(self) -> dict[str, object]:
+        return {
+            "addressing": self.addressing.data or "individual",
+            "joint_to": self._ids(self.joint_to),
+            "joint_cc": self._ids(self.joint_cc),
+        }
+
+    def fill_addressing(self, addressing: str, joint_to: list[int], joint_cc: list[int]) -> None:
+        self.addressing.data = addressing
+        self.joint_to.data = ", ".join(str(i) for i in joint_to)
+        self.joint_cc.data = ", ".join(str(i) for i in joint_cc)
 
     def offer_language(self, current: str) -> None:
         """Offer the campaign's current language too, if it is not one of the usual ones."""

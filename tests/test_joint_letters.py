@@ -1,0 +1,104 @@
+"""Joint letters: one message To the addressees with a joint salutation and a Cc list, and
+individual copies to the rest of the audience that say whom the letter was addressed to."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from contacts.bundled import load_bundled
+from contacts.models import Contact
+from outreach.campaigns import services
+from outreach.campaigns.models import Delivery
+from outreach.devmail import CaptureServer, read_mailbox
+from outreach.extensions import get_db
+from tests.conftest import launch_campaign, wait_for
+
+BODY = """{{ salutation }}
+
+{% if copied %}This letter was addressed to {{ addressed_to }}; we send you a copy.
+
+{% endif %}We ask the institutions to put human rights on the summit's agenda.
+"""
+
+
+def test_a_joint_letter_is_one_message_to_the_addressees_and_copies_go_to_the_others(
+    app: Flask, smtp_server: CaptureServer, worker: object
+) -> None:
+    """The EP President and a Vice-President receive ONE message (both in To, a third MEP in
+    Cc) greeting both; the other Maltese MEPs each receive their own copy naming the
+    addressees (the President, Maltese herself, is not sent a copy of her own letter); the SMTP
+    server holds exactly 6 messages and all 8 deliveries end `sent`."""
+    with app.app_context():
+        db = get_db()
+        with db.transaction() as session:
+            load_bundled(session)
+
+            def by_position(text: str) -> Contact:
+                return session.scalars(
+                    select(Contact).where(Contact.position.like(f"{text}%")).order_by(Contact.id)
+                ).first()  # type: ignore[return-value]
+
+            president = by_position("President of the European Parliament")
+            vice = by_position("Vice-President of the European Parliament")
+            cc = session.scalars(
+                select(Contact).where(Contact.country_code == "LU", Contact.kind == "mep")
+            ).first()
+            assert president and vice and cc
+            addressee_ids = [president.id, vice.id]
+            campaign_id = services.create_campaign(
+                session,
+                name="Summit",
+                subject="Human rights at the summit",
+                body=BODY,
+                audience={"filter": "country:MT"},
+                addressing="joint",
+                joint_to=addressee_ids,
+                joint_cc=[cc.id],
+            ).id
+            names = {c.id: c for c in (president, vice, cc)}
+        result = launch_campaign(app, campaign_id)
+        assert president.country_code == "MT"
+        assert result.deliveries == 8
+
+        def all_sent() -> bool:
+            with db.transaction() as s:
+                return (
+                    s.scalar(
+                        select(func.count()).where(
+                            Delivery.campaign_id == campaign_id, Delivery.state == "sent"
+                        )
+                    )
+                    == 8
+                )
+
+        wait_for(all_sent, timeout=60)
+        with db.transaction() as session:
+            joint = list(
+                session.scalars(
+                    select(Delivery).where(
+                        Delivery.campaign_id == campaign_id, Delivery.group_key.is_not(None)
+                    )
+                )
+            )
+    captured = read_mailbox(smtp_server.handler.maildir)
+    assert len(captured) == 6
+    joint_messages = [m for m in captured if len(m.envelope_to) == 3]
+    assert len(joint_messages) == 1
+    message = joint_messages[0]
+    assert set(message.envelope_to) == {names[i].email for i in (*addressee_ids, cc.id)}
+    assert president.email in str(message.message["To"])
+    assert vice.email in str(message.message["To"])
+    assert cc.email in str(message.message["Cc"])
+    first_line = message.body_text.splitlines()[0]
+    assert first_line.startswith(f"Dear President {president.family_name}")
+    assert "Dear Vice-President" in first_line
+    assert "we send you a copy" not in message.body_text
+    assert {d.message_id for d in joint} == {message.message["Message-ID"]}
+    assert {d.role for d in joint} == {"to", "cc"}
+    copies = [m for m in captured if len(m.envelope_to) == 1]
+    assert len(copies) == 5
+    for copy in copies:
+        assert "This letter was addressed to" in copy.body_text
+        assert president.display_name in copy.body_text
+        assert vice.display_name in copy.body_text
