@@ -3,6 +3,7 @@ individual copies to the rest of the audience that say whom the letter was addre
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -44,7 +45,9 @@ def test_a_joint_letter_is_one_message_to_the_addressees_and_copies_go_to_the_ot
             cc = session.scalars(
                 select(Contact).where(Contact.country_code == "LU", Contact.kind == "mep")
             ).first()
-            assert president and vice and cc
+            assert president
+            assert vice
+            assert cc
             addressee_ids = [president.id, vice.id]
             campaign_id = services.create_campaign(
                 session,
@@ -102,3 +105,32 @@ def test_a_joint_letter_is_one_message_to_the_addressees_and_copies_go_to_the_ot
         assert "This letter was addressed to" in copy.body_text
         assert president.display_name in copy.body_text
         assert vice.display_name in copy.body_text
+
+
+def test_the_check_renders_the_joint_message_once_and_each_copy(app: Flask) -> None:
+    """Lint counts the joint message as one copy plus one per copied official, and an addressee
+    who cannot be written to stops the check with a message naming them."""
+    from outreach.campaigns.models import Campaign
+
+    with app.app_context():
+        session = get_db().factory()
+        load_bundled(session)
+        leaders = list(session.scalars(select(Contact).where(Contact.kind == "institution_leader")))
+        meps = list(
+            session.scalars(
+                select(Contact).where(Contact.country_code == "LU", Contact.kind == "mep")
+            )
+        )
+        campaign = services.create_campaign(
+            session, name="Joint", subject="Hi", body=BODY, audience={"filter": "country:LU"},
+            addressing="joint", joint_to=[meps[0].id, meps[1].id],
+        )  # fmt: skip
+        session.commit()
+        report = services.lint(session, campaign)
+        assert report.recipients == 1 + len(meps) - 2
+        assert report.errors == 0
+        campaign.joint_to = [leaders[0].id]  # von der Leyen has no address in the bundled data
+        session.commit()
+        with pytest.raises(services.CampaignError, match=r"addressees: .* cannot be written to"):
+            services.lint(session, session.get(Campaign, campaign.id))  # type: ignore[arg-type]
+        session.close()
