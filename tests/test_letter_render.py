@@ -69,7 +69,7 @@ def test_dates_and_numbers_are_written_in_the_letters_language() -> None:
         de=("Hallo", "{{ today|date }}, {{ 1234567|number }}"),
     )
     assert letter.render(_mep(languages=["en"]), META).text.startswith(
-        "November 29, 2026, 1,234,567"
+        "29 November 2026, 1,234,567"
     )
     assert letter.render(_mep(languages=["de"]), META).text.startswith(
         "29. November 2026, 1.234.567"

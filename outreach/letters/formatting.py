@@ -137,7 +137,7 @@ def format_letter(markdown_text: str, *, subject: str, language: str = "en") -> 
             layout.after_body,
         )
     )
-    return FormattedLetter(html=html, text=_text(blocks, TEXT_WIDTH))
+    return FormattedLetter(html=html, text=_text(blocks, TEXT_WIDTH, language))
 
 
 def split_blocks(markdown_text: str) -> list[str]:
@@ -273,7 +273,14 @@ _cached_block = lru_cache(maxsize=256)(_format_block)
 _cached_block_text = lru_cache(maxsize=256)(_format_block_text)
 
 
-def _text(blocks: Sequence[_Block], width: int) -> str:
+# The heading of the link list in the text part, in the letter's language.
+LINKS_HEADING = {
+    "en": "Links", "fr": "Liens", "de": "Links", "es": "Enlaces", "it": "Link", "nl": "Links",
+    "pl": "Linki", "pt": "Ligações",
+}  # fmt: skip
+
+
+def _text(blocks: Sequence[_Block], width: int, language: str = "en") -> str:
     links: dict[str, int] = {}
     parts: list[str] = []
     for block in blocks:
@@ -289,7 +296,8 @@ def _text(blocks: Sequence[_Block], width: int) -> str:
         if text:
             parts.append(text)
     if links:
-        parts.append("Links:\n" + "\n".join(f"[{n}] {url}" for url, n in links.items()))
+        heading = LINKS_HEADING.get(language.split("-")[0].lower(), LINKS_HEADING["en"])
+        parts.append(f"{heading}:\n" + "\n".join(f"[{n}] {url}" for url, n in links.items()))
     return "\n\n".join(parts) + "\n" if parts else ""
 
 

@@ -216,9 +216,14 @@ def sample_contact() -> Contact:
 
 
 # --- the environment ------------------------------------------------------------------------------
+# Letters go to European officials: English dates in the European order ("29 November 2026").
+_REGIONAL_DEFAULTS = {"en": "en_GB"}
+
+
 def _locale(language: str) -> Locale:
     try:
-        return Locale.parse(language.replace("-", "_"))
+        code = language.replace("-", "_")
+        return Locale.parse(_REGIONAL_DEFAULTS.get(code.lower(), code))
     except (UnknownLocaleError, ValueError):
         return Locale.parse("en")
 

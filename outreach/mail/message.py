@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.errors
 import email.policy
+import re
 from collections.abc import Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -21,6 +22,10 @@ class HeaderError(ValueError):
     pass
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_DISPLAY_NAME = 200
+
+
 def header_safe(value: str, name: str) -> str:
     """The value, refused if it has a line break, with RFC 2047 encoded words made inert.
 
@@ -29,7 +34,8 @@ def header_safe(value: str, name: str) -> str:
     included. A word joiner after "=" keeps it literal text (it reads the same)."""
     if "\r" in value or "\n" in value:
         raise HeaderError(f"the {name} header must not contain line breaks")
-    return value.replace("=?", "=\u2060?")
+    # Other control characters (NUL, ESC, ...) have no place in a header: a space instead.
+    return _CONTROL.sub(" ", value).replace("=?", "=\u2060?")
 
 
 def parse_address(value: str, name: str) -> Address:
@@ -54,8 +60,11 @@ def new_message_id(sender_domain: str) -> str:
 
 def _named(name: str, address: str, header: str) -> Address:
     parsed = parse_address(address, header)
-    # One space between words: runs of tabs or spaces would fold into blank header lines.
-    display = " ".join(header_safe(name, header).split())
+    # One space between words (line breaks in directory data included): runs of white space
+    # would fold into blank header lines. Long names are cut so no header line passes RFC 5322's
+    # 998 octets.
+    display = " ".join(name.split())[:MAX_DISPLAY_NAME]
+    display = header_safe(display, header)
     return Address(display_name=display, username=parsed.username, domain=parsed.domain)
 
 
