@@ -97,7 +97,10 @@ def main() -> int:
     def _on_signal(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # SIGINT too: a shell that starts `make run` in the background sets it to "ignore", which
+    # Python would inherit, and Ctrl-C or kill -INT would then stop nothing.
     signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     status = 0
     try:
         print("Applying migrations and first-run set-up ...", flush=True)
