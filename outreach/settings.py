@@ -84,6 +84,12 @@ class Settings:
         default=5000, metadata=_meta("Port of the web server started by `make run`.")
     )
     send_batch_size: int = field(default=50, metadata=_meta("Delivery ids per sending job."))
+    reconcile_interval: int = field(
+        default=60,
+        metadata=_meta(
+            "Seconds between reconciler passes (retries, lost jobs, expired leases); 0 turns it off."
+        ),
+    )
     admin_email: str = field(
         default="admin@example.org",
         metadata=_meta("E-mail of the first admin, created by `flask setup` (run by `make run`)."),

@@ -136,6 +136,8 @@ def app(
             "mail_from": "Coalition for Rights <letters@example.org>",
             "return_path": "bounces@example.org",
             "send_batch_size": 10,
+            # Tests run the reconciler themselves, at the moment they choose.
+            "reconcile_interval": 0,
         }
     )
     application.config["TESTING"] = True

@@ -468,6 +468,42 @@ def campaign_launch(campaign_id: int) -> ResponseReturnValue:
     return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
 
 
+@bp.post("/campaigns/<int:campaign_id>/uncertain")
+@roles_required(*EDITORS)
+def resolve_uncertain(campaign_id: int) -> ResponseReturnValue:
+    """Staff's decision on letters that may or may not have gone out: resend or mark sent."""
+    from outreach.campaigns.reconcile import ResolveError
+    from outreach.campaigns.reconcile import resolve_uncertain as resolve
+
+    session = get_db().session
+    ids = [int(i) for i in request.form.getlist("delivery_id") if i.isdigit()]
+    if request.form.get("all") == "y":
+        ids = list(
+            session.scalars(
+                select(Delivery.id).where(
+                    Delivery.campaign_id == campaign_id,
+                    Delivery.state == DeliveryState.UNCERTAIN.value,
+                )
+            )
+        )
+    try:
+        changed = resolve(
+            session,
+            ids,
+            action=request.form.get("action", ""),
+            actor=f"user:{current_user.id} {current_user.email}",
+            batch_size=get_settings().send_batch_size,
+        )
+    except ResolveError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
+    session.commit()
+    verb = "queued to be sent again" if request.form.get("action") == "resend" else "marked sent"
+    flash(f"{changed} letter{'s' if changed != 1 else ''} {verb}.", "success")
+    target = request.form.get("next") or url_for("admin.campaign_detail", campaign_id=campaign_id)
+    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+
+
 @bp.get("/deliveries/<int:delivery_id>")
 def delivery_detail(delivery_id: int) -> ResponseReturnValue:
     session = get_db().session

@@ -1,0 +1,197 @@
+"""The reconciler: the database is the truth, and this makes the queue agree with it.
+
+Run periodically (workers/maintenance.py). Each pass:
+1. `sending` deliveries whose lease has expired (a worker died between claiming and recording)
+   become `uncertain`: the letter may have gone out, so it is never resent automatically; staff
+   decide with "resend" or "mark sent".
+2. `deferred` deliveries whose next attempt is due go back to `queued` and are enqueued again;
+   after MAX_ATTEMPTS attempts they become `failed` instead (about a week of backoff).
+3. `queued` deliveries untouched for a while are enqueued again: their job may have been lost
+   (Redis restarted, an enqueue failed after commit). A duplicate job is harmless: the claim is a
+   compare-and-set on `queued`, so the second job finds nothing to claim.
+Staff's decisions on uncertain deliveries are here too, with their events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from contacts.base import utcnow
+from outreach.campaigns.models import Delivery, DeliveryEvent
+from outreach.campaigns.states import DeliveryState, TransitionError, check_transition
+from outreach.jobs import SEND_BATCH, defer
+
+S = DeliveryState
+STALE_QUEUED = timedelta(minutes=5)
+MAX_ATTEMPTS = 10
+ACTOR = "reconciler"
+
+
+@dataclass
+class ReconcileReport:
+    uncertain: int = 0
+    retried: int = 0
+    failed: int = 0
+    requeued: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.uncertain} expired lease(s) flagged uncertain, {self.retried} deferred "
+            f"delivery(ies) due again, {self.failed} given up, {self.requeued} queued "
+            "delivery(ies) enqueued again"
+        )
+
+
+def _move(
+    session: Session,
+    ids: Sequence[int],
+    source: S,
+    target: S,
+    now: datetime,
+    detail: str,
+    actor: str,
+) -> list[int]:
+    """Compare-and-set `source` → `target` for these ids, with one event each."""
+    if not ids:
+        return []
+    moved = list(
+        session.scalars(
+            update(Delivery)
+            .where(Delivery.id.in_(list(ids)), Delivery.state == source.value)
+            .values(state=target.value, lease_expires_at=None, updated_at=now)
+            .returning(Delivery.id)
+        )
+    )
+    if moved:
+        session.execute(
+            insert(DeliveryEvent),
+            [
+                {
+                    "delivery_id": i,
+                    "at": now,
+                    "from_state": source.value,
+                    "to_state": target.value,
+                    "actor": actor,
+                    "detail": detail,
+                }
+                for i in moved
+            ],
+        )
+    return moved
+
+
+def _enqueue(session: Session, ids: list[int], batch_size: int) -> None:
+    for start in range(0, len(ids), batch_size):
+        defer(session, SEND_BATCH, ids[start : start + batch_size])
+
+
+def reconcile(
+    session: Session,
+    *,
+    batch_size: int,
+    now: datetime | None = None,
+    stale_after: timedelta = STALE_QUEUED,
+) -> ReconcileReport:
+    """One pass; the caller commits (the jobs are enqueued after the commit)."""
+    now = now or utcnow()
+    report = ReconcileReport()
+    expired = list(
+        session.scalars(
+            select(Delivery.id).where(
+                Delivery.state == S.SENDING.value, Delivery.lease_expires_at < now
+            )
+        )
+    )
+    report.uncertain = len(
+        _move(
+            session,
+            expired,
+            S.SENDING,
+            S.UNCERTAIN,
+            now,
+            "lease expired: the worker stopped mid-send",
+            ACTOR,
+        )
+    )
+    due = session.execute(
+        select(Delivery.id, Delivery.attempts).where(
+            Delivery.state == S.DEFERRED.value, Delivery.next_attempt_at <= now
+        )
+    ).all()
+    give_up = [i for i, attempts in due if attempts >= MAX_ATTEMPTS]
+    report.failed = len(
+        _move(
+            session,
+            give_up,
+            S.DEFERRED,
+            S.FAILED,
+            now,
+            f"gave up after {MAX_ATTEMPTS} attempts",
+            ACTOR,
+        )
+    )
+    retry = [i for i, attempts in due if attempts < MAX_ATTEMPTS]
+    retried = _move(
+        session, retry, S.DEFERRED, S.QUEUED, now, "retry after a temporary failure", ACTOR
+    )
+    report.retried = len(retried)
+    stale = list(
+        session.scalars(
+            select(Delivery.id).where(
+                Delivery.state == S.QUEUED.value,
+                Delivery.updated_at < now - stale_after,
+                Delivery.group_key.is_(None),
+            )
+        )
+    )
+    if stale:
+        session.execute(update(Delivery).where(Delivery.id.in_(stale)).values(updated_at=now))
+    report.requeued = len(stale)
+    _enqueue(session, sorted(retried + stale), batch_size)
+    # A joint message's deliveries go together, in one job, as at launch.
+    groups = session.execute(
+        select(Delivery.group_key, Delivery.id).where(
+            Delivery.state == S.QUEUED.value,
+            Delivery.group_key.is_not(None),
+            Delivery.updated_at < now - stale_after,
+        )
+    ).all()
+    by_group: dict[str, list[int]] = {}
+    for key, delivery_id in groups:
+        by_group.setdefault(str(key), []).append(delivery_id)
+    for ids in by_group.values():
+        session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(updated_at=now))
+        defer(session, SEND_BATCH, sorted(ids))
+        report.requeued += len(ids)
+    return report
+
+
+class ResolveError(ValueError):
+    pass
+
+
+def resolve_uncertain(
+    session: Session, ids: Sequence[int], *, action: str, actor: str, batch_size: int
+) -> int:
+    """Staff's decision on uncertain deliveries: "resend" (queued again, and enqueued) or
+    "mark_sent" (the relay's log shows it went out). Returns how many were changed."""
+    targets = {"resend": S.QUEUED, "mark_sent": S.SENT}
+    if action not in targets:
+        raise ResolveError("choose resend or mark sent")
+    try:
+        check_transition(S.UNCERTAIN, targets[action])
+    except TransitionError as exc:  # pragma: no cover - the table allows both
+        raise ResolveError(str(exc)) from exc
+    now = utcnow()
+    detail = "resent by staff" if action == "resend" else "marked sent by staff"
+    moved = _move(session, ids, S.UNCERTAIN, targets[action], now, detail, actor)
+    if action == "mark_sent" and moved:
+        session.execute(update(Delivery).where(Delivery.id.in_(moved)).values(sent_at=now))
+    if action == "resend":
+        _enqueue(session, moved, batch_size)
+    return len(moved)

@@ -1,0 +1,80 @@
+"""The reconciler's actor, and the timer that runs it once per interval across all workers.
+
+Every worker process starts a timer thread; each tick, the one that wins a Redis lock (SET NX with
+an expiry of one interval) enqueues a `reconcile` job, so however many workers run, the
+reconciler runs about once per interval. The actor itself is idempotent (see
+outreach.campaigns.reconcile).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import dramatiq
+import redis
+from flask import Flask
+
+from outreach.campaigns.reconcile import reconcile
+from outreach.db import Database
+from outreach.jobs import RECONCILE, broker_dispatcher
+from outreach.settings import Settings
+
+log = logging.getLogger(__name__)
+LOCK_KEY = "outreach:reconcile-lock"
+
+
+class ReconcileTimer(dramatiq.Middleware):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        if self.settings.reconcile_interval <= 0:
+            return
+        self._thread = threading.Thread(
+            target=self._run, args=(broker,), name="reconcile-timer", daemon=True
+        )
+        self._thread.start()
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self, broker: dramatiq.Broker) -> None:
+        interval = self.settings.reconcile_interval
+        dispatch = broker_dispatcher(broker)
+        client = redis.Redis.from_url(self.settings.effective_redis_url)
+        try:
+            while not self._stop.wait(interval):
+                try:
+                    if client.set(LOCK_KEY, "1", nx=True, ex=interval):
+                        dispatch(RECONCILE, ())
+                except redis.RedisError:
+                    log.warning("reconcile timer: Redis unavailable; will try again")
+        finally:
+            client.close()
+
+
+def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, Any]:
+    settings: Settings = app.config["OUTREACH"]
+    db: Database = app.extensions["outreach.db"]
+    broker.add_middleware(ReconcileTimer(settings))
+
+    def reconcile_actor() -> None:
+        with db.transaction() as session:
+            report = reconcile(session, batch_size=settings.send_batch_size)
+        if report.uncertain or report.retried or report.failed or report.requeued:
+            log.info("reconciler: %s", report)
+
+    actor = dramatiq.actor(
+        broker=broker,
+        actor_name=RECONCILE.actor_name,
+        queue_name=RECONCILE.queue_name,
+        max_retries=0,  # the next pass does the work again
+        time_limit=5 * 60 * 1000,
+    )(reconcile_actor)
+    return {RECONCILE.actor_name: actor}
