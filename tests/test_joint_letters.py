@@ -134,3 +134,61 @@ def test_the_check_renders_the_joint_message_once_and_each_copy(app: Flask) -> N
         with pytest.raises(services.CampaignError, match=r"addressees: .* cannot be written to"):
             services.lint(session, session.get(Campaign, campaign.id))  # type: ignore[arg-type]
         session.close()
+
+
+def test_a_copied_recipient_retried_alone_gets_the_same_joint_message_once(
+    app: Flask, smtp_server: CaptureServer, worker: object
+) -> None:
+    """The joint message went out, but the Cc recipient's copy was deferred: when it is retried,
+    the server receives the same message (To and Cc name everyone) for that recipient only,
+    and the campaign finishes."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from contacts.base import utcnow
+    from outreach.campaigns.reconcile import reconcile
+
+    with app.app_context():
+        db = get_db()
+        with db.transaction() as session:
+            load_bundled(session)
+            lu = list(
+                session.scalars(
+                    select(Contact).where(Contact.country_code == "LU", Contact.kind == "mep")
+                )
+            )
+            campaign_id = services.create_campaign(
+                session, name="Joint", subject="Hi", body=BODY, audience={"filter": "id:999999"},
+                addressing="joint", joint_to=[lu[0].id, lu[1].id], joint_cc=[lu[2].id],
+            ).id  # fmt: skip
+        smtp_server.handler.set_fault("451 4.3.0 try later", count=1)
+        launch_campaign(app, campaign_id)
+
+        def states() -> list[str]:
+            with db.transaction() as s:
+                return sorted(
+                    s.scalars(select(Delivery.state).where(Delivery.campaign_id == campaign_id))
+                )
+
+        wait_for(lambda: states() == ["deferred"] * 3)
+        # The relay took the message for the two addressees later (by hand here), not yet the Cc.
+        with db.transaction() as session:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.campaign_id == campaign_id, Delivery.role == "to")
+                .values(state="sent")
+            )
+        with db.transaction() as session:
+            assert reconcile(session, batch_size=10, now=utcnow() + timedelta(hours=1)).retried == 1
+        wait_for(lambda: states() == ["sent"] * 3)
+        with db.transaction() as session:
+            status = session.get(services.Campaign, campaign_id).status  # type: ignore[union-attr]
+    captured = read_mailbox(smtp_server.handler.maildir)
+    assert len(captured) == 1
+    message = captured[0]
+    assert message.envelope_to == [lu[2].email]
+    assert lu[0].email in str(message.message["To"])
+    assert lu[1].email in str(message.message["To"])
+    assert lu[2].email in str(message.message["Cc"])
+    assert status == "finished"

@@ -5,7 +5,7 @@ Run periodically (workers/maintenance.py). Each pass:
    become `uncertain`: the letter may have gone out, so it is never resent automatically; staff
    decide with "resend" or "mark sent".
 2. `deferred` deliveries whose next attempt is due go back to `queued` and are enqueued again;
-   after MAX_ATTEMPTS attempts they become `failed` instead (about a week of backoff).
+   after MAX_ATTEMPTS attempts they become `failed` instead (about a day of backoff).
 3. `queued` deliveries untouched for a while are enqueued again: their job may have been lost
    (Redis restarted, an enqueue failed after commit). A duplicate job is harmless: the claim is a
    compare-and-set on `queued`, so the second job finds nothing to claim.
@@ -22,7 +22,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from contacts.base import utcnow
-from outreach.campaigns.models import Delivery, DeliveryEvent
+from outreach.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryEvent
 from outreach.campaigns.states import DeliveryState, TransitionError, check_transition
 from outreach.jobs import SEND_BATCH, defer
 
@@ -168,7 +168,26 @@ def reconcile(
         session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(updated_at=now))
         defer(session, SEND_BATCH, sorted(ids))
         report.requeued += len(ids)
+    finish_campaigns(session)
     return report
+
+
+def finish_campaigns(session: Session) -> int:
+    """Campaigns still `sending` whose every delivery has reached an outcome become `finished`
+    (the reconciler may have given up the last ones, or staff marked them sent)."""
+    open_states = [
+        s.value for s in (S.PENDING, S.QUEUED, S.SENDING, S.DEFERRED, S.UNCERTAIN, S.HELD)
+    ]
+    busy = select(Delivery.campaign_id).where(Delivery.state.in_(open_states))
+    done = list(
+        session.scalars(
+            update(Campaign)
+            .where(Campaign.status == CampaignStatus.SENDING.value, Campaign.id.not_in(busy))
+            .values(status=CampaignStatus.FINISHED.value)
+            .returning(Campaign.id)
+        )
+    )
+    return len(done)
 
 
 class ResolveError(ValueError):
@@ -194,4 +213,5 @@ def resolve_uncertain(
         session.execute(update(Delivery).where(Delivery.id.in_(moved)).values(sent_at=now))
     if action == "resend":
         _enqueue(session, moved, batch_size)
+    finish_campaigns(session)
     return len(moved)

@@ -189,9 +189,21 @@ def _send_joint(
     default_from: str,
     return_path: str,
 ) -> dict[int, SendOutcome]:
-    """One message To the addressees, Cc the copied recipients, in one SMTP transaction."""
-    to = [d for d in deliveries if d.role == "to"]
-    cc = [d for d in deliveries if d.role == "cc"]
+    """One message To the addressees, Cc the copied recipients, in one SMTP transaction.
+
+    The headers always name the whole group (every member of the joint message, whatever its
+    state), while the envelope goes only to the deliveries being sent now: a Cc retried alone
+    after a temporary failure gets the same message as everyone else, and nobody gets it twice."""
+    members = list(
+        session.scalars(
+            select(Delivery)
+            .options(joinedload(Delivery.contact))
+            .where(Delivery.group_key == deliveries[0].group_key)
+            .order_by(Delivery.id)
+        )
+    )
+    to = [d for d in members if d.role == "to"]
+    cc = [d for d in members if d.role == "cc"]
     try:
         if not to:
             raise LetterError("joint letter", "it has no addressee left to send to")
@@ -203,7 +215,8 @@ def _send_joint(
             email=first.email,
             joint=Joint(parts.addressees, message=True),
         )
-        assert first.message_id is not None
+        message_id = deliveries[0].message_id
+        assert message_id is not None
         msg = build_letter(
             from_addr=campaign.mail_from or default_from,
             to_addr=first.email,
@@ -214,7 +227,7 @@ def _send_joint(
             text=copy.text,
             html=copy.html,
             language=copy.language,
-            message_id=first.message_id,
+            message_id=message_id,
         )
     except (LetterError, HeaderError) as exc:
         failed = SendOutcome("permanent", None, f"not sent: {exc}")

@@ -476,7 +476,12 @@ def resolve_uncertain(campaign_id: int) -> ResponseReturnValue:
     from outreach.campaigns.reconcile import resolve_uncertain as resolve
 
     session = get_db().session
-    ids = [int(i) for i in request.form.getlist("delivery_id") if i.isdigit()]
+    wanted = [int(i) for i in request.form.getlist("delivery_id") if i.isdigit()]
+    ids = list(
+        session.scalars(
+            select(Delivery.id).where(Delivery.campaign_id == campaign_id, Delivery.id.in_(wanted))
+        )
+    )
     if request.form.get("all") == "y":
         ids = list(
             session.scalars(
