@@ -273,6 +273,8 @@ _ENCODED_CRLF_B = "=?utf-8?b?DQpCY2M6IHZpY3RpbUBleGFtcGxlLm9yZw==?="
         pytest.param(_plain(family_name=_ENCODED_CRLF_Q), "reference", "en", id="subject-q"),
         pytest.param(_plain(family_name=_ENCODED_CRLF_B), "probe", "de", id="subject-b"),
         pytest.param(_plain(display_name="\t" * 300), "reference", "fr", id="blank-to-name"),
+        pytest.param(_plain(display_name="\x1b" * 300), "reference", "en", id="escape-to-name"),
+        pytest.param(_plain(family_name="\x00\x1b" * 200), "reference", "en", id="control-subject"),
         pytest.param(_plain(display_name="Jane" + " " * 200 + "Doe"), "probe", "en", id="gap"),
     ],
 )

@@ -34,8 +34,10 @@ def header_safe(value: str, name: str) -> str:
     included. A word joiner after "=" keeps it literal text (it reads the same)."""
     if "\r" in value or "\n" in value:
         raise HeaderError(f"the {name} header must not contain line breaks")
-    # Other control characters (NUL, ESC, ...) have no place in a header: a space instead.
-    return _CONTROL.sub(" ", value).replace("=?", "=\u2060?")
+    # Other control characters (NUL, ESC, ...) have no place in a header: a space instead, and
+    # runs of white space become one space (a run would fold into a blank header line).
+    value = " ".join(_CONTROL.sub(" ", value).split())
+    return value.replace("=?", "=\u2060?")
 
 
 def parse_address(value: str, name: str) -> Address:
@@ -63,8 +65,8 @@ def _named(name: str, address: str, header: str) -> Address:
     # One space between words (line breaks in directory data included): runs of white space
     # would fold into blank header lines. Long names are cut so no header line passes RFC 5322's
     # 998 octets.
-    display = " ".join(name.split())[:MAX_DISPLAY_NAME]
-    display = header_safe(display, header)
+    flat = _CONTROL.sub(" ", name.replace("\r", " ").replace("\n", " "))
+    display = header_safe(" ".join(flat.split())[:MAX_DISPLAY_NAME], header)
     return Address(display_name=display, username=parsed.username, domain=parsed.domain)
 
 
