@@ -7,6 +7,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from contacts.address import salutation
 from contacts.bundled import load_bundled
 from contacts.models import Contact
 from outreach.campaigns import services
@@ -192,3 +193,36 @@ def test_a_copied_recipient_retried_alone_gets_the_same_joint_message_once(
     assert lu[1].email in str(message.message["To"])
     assert lu[2].email in str(message.message["Cc"])
     assert status == "finished"
+
+
+def test_the_preview_shows_the_joint_message_to_its_members_and_the_copy_to_others(
+    app: Flask,
+) -> None:
+    """Previewing an addressee or a copied recipient shows the joint message (joint greeting);
+    previewing anyone else shows their copy, which says whom it was addressed to."""
+    from outreach.campaigns.models import Campaign
+
+    with app.app_context():
+        session = get_db().factory()
+        load_bundled(session)
+        lu = list(
+            session.scalars(
+                select(Contact).where(Contact.country_code == "LU", Contact.kind == "mep")
+            )
+        )
+        campaign = services.create_campaign(
+            session, name="Joint", subject="Hi", body=BODY, audience={"filter": "country:LU"},
+            addressing="joint", joint_to=[lu[0].id, lu[1].id], joint_cc=[lu[2].id],
+        )  # fmt: skip
+        session.commit()
+        campaign = session.get(Campaign, campaign.id)
+        assert campaign is not None
+        cc_view = services.preview(session, campaign, lu[2])
+        other = services.preview(session, campaign, lu[3])
+        session.close()
+    first_line = cc_view.text.splitlines()[0]
+    assert lu[0].family_name in first_line
+    assert lu[1].family_name in first_line
+    assert "we send you a copy" not in cc_view.text
+    assert other.text.splitlines()[0] == salutation(lu[3])
+    assert "This letter was addressed to" in other.text

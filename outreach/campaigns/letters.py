@@ -6,13 +6,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 
 from contacts.models import Contact
 from outreach.campaigns.models import Campaign, LetterVariant
 from outreach.letters.render import (
     CampaignLetter,
     CosignersView,
+    Joint,
     LetterError,
     LetterMeta,
     RenderedCopy,
@@ -97,6 +99,22 @@ def check_letter(campaign: Campaign) -> CampaignLetter:
     return letter
 
 
+def _joint_for(campaign: Campaign, contact: Contact) -> Joint:
+    if campaign.addressing != "joint" or not campaign.joint_to:
+        return Joint()
+    session = object_session(campaign)
+    if session is None:
+        return Joint()
+    found = {
+        c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(campaign.joint_to)))
+    }
+    addressees = tuple(found[i] for i in campaign.joint_to if i in found)
+    if not addressees:
+        return Joint()
+    in_message = contact.id in set(campaign.joint_to) | set(campaign.joint_cc)
+    return Joint(addressees, message=in_message)
+
+
 def copy_for(
     campaign: Campaign,
     contact: Contact,
@@ -106,16 +124,19 @@ def copy_for(
     letter: CampaignLetter | None = None,
     email: str | None = None,
 ) -> RenderedCopy:
-    """The copy this contact gets (or would get in `language`)."""
+    """The copy this contact gets (or would get in `language`). In a joint campaign, an
+    addressee or a copied recipient gets the joint message, everyone else a copy of it."""
     letter = letter or campaign_letter(campaign)
     if language is not None and language not in letter.variants:
         raise LetterCheckError(f"the letter has no {language!r} version")
+    joint = _joint_for(campaign, contact)
     try:
         return letter.render(
-            contact,
+            joint.addressees[0] if joint.message else contact,
             letter_meta(campaign, default_from=default_from),
             email=email,
             language=language,
+            joint=joint,
         )
     except LetterError as exc:
         raise LetterCheckError(str(exc)) from exc
