@@ -155,12 +155,15 @@ def test_campaign_from_form_to_smtp_server(
     # The worker sends; reload until the page shows all six deliveries sent (bounded).
     state_cells = page.locator("table tbody tr td:nth-child(4)")
 
-    def page_shows_all_sent() -> bool:
+    def page_shows_all_sent_and_finished() -> bool:
+        # The campaign is marked finished in the worker's own transaction right after the last
+        # delivery's, so a reload can fall between the two: wait for both.
         page.reload()
         states = state_cells.all_inner_texts()
-        return len(states) == 6 and set(states) == {"sent"}
+        finished = page.locator("h1 .badge").inner_text().strip() == "finished"
+        return len(states) == 6 and set(states) == {"sent"} and finished
 
-    wait_for(page_shows_all_sent, timeout=30, interval=0.25)
+    wait_for(page_shows_all_sent_and_finished, timeout=30, interval=0.25)
     expect(page.locator("h1 .badge")).to_have_text("finished")
     shown_addresses = set(page.locator("table tbody tr td:nth-child(3)").all_inner_texts())
     assert shown_addresses == addresses

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -15,6 +16,7 @@ from outreach.letters.render import (
     SignatoryView,
     choose_language,
     recipient_context,
+    sample_contact,
 )
 
 META = LetterMeta(
@@ -156,6 +158,32 @@ def test_an_unknown_field_is_named_with_the_fields_there_are() -> None:
     letter = _letter("{{ salutation }}\n\n{{ recipient.nickname }}")
     with pytest.raises(LetterError, match=r"body, line 3: recipient has no field 'nickname'"):
         letter.check_with_sample(META)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("{% macro m() %}{{ recipient.given_name }}{% endmacro %}{{ m() }}", "macros are not"),
+        ("{% set x %}Hi {{ recipient.given_name }}{% endset %}{{ x }}", "{% set %} blocks"),
+        ("{% block b %}{{ salutation }}{% endblock %}", "{% block %} sections"),
+        ("{% filter date %}{{ today }}{% endfilter %}", "{% filter %} blocks"),
+        ("{% for s in signatories recursive %}{{ loop(s) }}{% endfor %}", "recursive loops"),
+    ],
+)
+def test_blocks_that_capture_printed_text_are_refused_naming_the_line(
+    body: str, message: str
+) -> None:
+    """A letter prints each value once, where it stands; text captured and printed again would
+    lose its values (and a letter needs none of these)."""
+    with pytest.raises(LetterError, match=re.escape(message)) as refused:
+        CompiledLetter("Subject", "Dear all,\n\n" + body)
+    assert refused.value.line == 3
+
+
+def test_a_one_line_set_is_allowed_and_prints_its_value() -> None:
+    letter = CompiledLetter("S", "{% set n = recipient.family_name %}Dear {{ n }},")
+    body = letter.render(recipient_context(sample_contact(), "Drive")).body
+    assert body.markdown() == "Dear Example,"
 
 
 def test_loops_nested_three_deep_are_refused() -> None:

@@ -9,15 +9,22 @@ and writes both parts of a multipart/alternative message from the same token str
 * Plain text: paragraphs wrapped at 72 columns, lists with their numbers and hanging indents,
   quotes prefixed "> ", and links as numbered references listed under "Links:".
 
-Values interpolated into the Markdown should pass `escape_markdown` first (a Jinja `finalize`), so a
-recipient's name is printed as typed and can never open a link, a list or a heading.
+Values interpolated into the Markdown pass `escape_markdown`, so a recipient's name is printed as
+typed and can never open a link, a list or a heading.
 
-Compile once, format many: all recipients of a campaign share most of their letter, so the text is
-cut at the blank lines between top-level blocks (`split_blocks`) and each piece is parsed, sanitised
-and inlined once and then taken from a cache; per recipient only the pieces that differ (the
-salutation, a paragraph with a name) are formatted. The layout is rendered and inlined once, with
-the subject and language put in by escaping. `format_letter` gives exactly what formatting the
-whole text in one piece gives; the tests compare the two.
+Compile once, format many: all recipients of a campaign share most of their letter. A body template
+prints a *stand-in* for each value (`stand_in_for`, its Jinja `finalize`) and keeps the values
+aside (`RenderedBody`); the stand-in is read by Markdown exactly as the escaped value would be (the
+same kind of character at each edge: a space, punctuation or another character). The text with
+stand-ins is the same for every copy of a drive, so it is planned once (`_plan`): cut at the blank
+lines between top-level blocks (`split_blocks`); each run of pieces without values is parsed,
+sanitised and inlined once; a one-paragraph piece with values (e.g. "**To:** {{ address_line }}")
+is formatted once with its stand-ins (a *shape*), and per copy the values are put in where the
+stand-ins came out, in the HTML and in the text before wrapping. Where a stand-in could be read
+otherwise than its value (inside a link, code, an entity, a reference), or did not come out exactly
+once, the piece is formatted in full from its real Markdown. The layout is rendered and inlined
+once, with the subject and language put in by escaping. Every copy is exactly what formatting its
+whole Markdown in one piece gives; the tests compare the two.
 """
 
 from __future__ import annotations
@@ -25,13 +32,16 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from operator import itemgetter
+from typing import NamedTuple
 
 import css_inline
 import nh3
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import isPunctChar
 from markdown_it.token import Token
 from markupsafe import escape
 
@@ -90,7 +100,6 @@ _CUT = re.compile(r"\n(?:[ \t]*\n)++(?![ \t]|$|(?:[-+*]|[0-9]{1,9}[.)])(?:[ \t\n
 _GLUE = "\x00"
 
 _ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
-_MARKDOWN_PUNCTUATION = str.maketrans({c: "\\" + c for c in _ASCII_PUNCTUATION})
 _WHITESPACE = re.compile(r"\s+")
 _FOLDED_SPACE = re.compile(r"^[\t\n\x0b\x0c\r ]|[\t\n\x0b\x0c\r]|[\t\n\x0b\x0c\r ]$")
 # For `_plain_paragraph`: a backslash escape, the characters that start inline markup (or a hard
@@ -100,9 +109,25 @@ _PLAIN_SPECIALS = re.compile(r"[\\`*_\[\]!<>&\t\x00]")
 _ORDERED_MARKER = re.compile(r"[0-9]{1,9}[.)]")
 _HTML_TEXT = str.maketrans({"&": "&amp;", "\xa0": "&nbsp;", "<": "&lt;", ">": "&gt;"})
 
+# The stand-ins a body template prints instead of its values (`stand_in_for`). Private-use
+# characters: `escape_markdown` replaces them in data, and templates cannot hold them.
+_STAND_IN_OPEN, _STAND_IN_CLOSE = "\ue002", "\ue003"
+RESERVED_CHARACTERS = _STAND_IN_OPEN + _STAND_IN_CLOSE
+_RESERVED = re.compile(f"[{RESERVED_CHARACTERS}]")
+_STAND_IN_NUMBER = re.compile(r"\ue002([0-9]+)\ue003")
+# Printed as themselves, not stood in for: digits could make a list marker with the template's
+# "." after them ("{{ n }}. item").
+_DIGITS = re.compile(r" ?[0-9]+ ?")
+# In a shape, these could make a stand-in read otherwise than its value: an entity ("&{{x}};"),
+# code (backslashes stay), an autolink, a reference definition (labels are matched by text).
+_SHAPE_UNSAFE = re.compile(r"[&`<]|\]:")
+# Characters an HTML serialiser might not write back as they are: a value with one is formatted
+# in full, never by shape.
+_VALUE_UNSAFE = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_ESCAPE_PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]")
 
-@dataclass(frozen=True)
-class FormattedLetter:
+
+class FormattedLetter(NamedTuple):
     """The two alternative parts of one letter: a complete HTML document and plain text."""
 
     html: str
@@ -115,16 +140,115 @@ def escape_markdown(value: object) -> str:
     Every ASCII punctuation character is backslash-escaped (CommonMark allows it for all of them),
     so no link, emphasis, entity, list or heading can start inside the value, and runs of white
     space (CR and LF included) become one space, so it cannot start a new block or a hard break.
-    Fits Jinja's `finalize=` for a body template whose placeholders are recipient data.
+    The two private-use characters of the stand-ins become U+FFFD.
     """
-    return _WHITESPACE.sub(" ", str(value)).translate(_MARKDOWN_PUNCTUATION)
+    return _escape_text(_value_text(str(value)))
+
+
+@lru_cache(maxsize=4096)
+def _value_text(text: str) -> str:
+    """A value as a letter prints it: white-space runs as one space, reserved characters out.
+    Cached: most values recur in every copy (signatories, the campaign, the date)."""
+    text = _WHITESPACE.sub(" ", text)
+    return _RESERVED.sub("\ufffd", text) if _RESERVED.search(text) else text
+
+
+@lru_cache(maxsize=4096)
+def _escape_text(text: str) -> str:
+    return _ESCAPE_PUNCTUATION.sub(_backslashed, text)
+
+
+def _backslashed(match: re.Match[str]) -> str:
+    return "\\" + match.group()
+
+
+def stand_in_for(value: object, values: list[str]) -> str:
+    """What a body template prints for a placeholder's value (its Jinja `finalize`): a stand-in
+    numbered by its place in `values`, where the value's text is added. A value that is empty,
+    a space or a number, or that holds a control character, is printed as itself (escaped)."""
+    text, left, right = _stand_in_parts(value if type(value) is str else str(value))
+    if left is None:
+        return text
+    values.append(text)
+    return f"{left}{_STAND_IN_OPEN}{len(values) - 1}{_STAND_IN_CLOSE}{right}"
+
+
+@lru_cache(maxsize=4096)
+def _stand_in_parts(value: str) -> tuple[str, str | None, str]:
+    """(the value's text, the stand-in's edges), or (text, None, "") to print it as itself."""
+    text = _value_text(value)
+    if not text.strip() or _DIGITS.fullmatch(text):
+        return text, None, ""
+    if _VALUE_UNSAFE.search(text):  # formatted as part of the Markdown, never by shape
+        return _escape_text(text), None, ""
+    return (text, *_edges(text))
+
+
+@lru_cache(maxsize=4096)
+def _edges(text: str) -> tuple[str, str]:
+    """What a stand-in has before and after its number: what Markdown's emphasis and hard breaks
+    see at the value's edges (a space, punctuation, or nothing for any other character)."""
+    first, last = text[0], text[-1]
+    left = (
+        " " if first == " " else "\\!" if first in _ASCII_PUNCTUATION or isPunctChar(first) else ""
+    )
+    right = " " if last == " " else "\\!" if last in _ASCII_PUNCTUATION or isPunctChar(last) else ""
+    return left, right
+
+
+class RenderedBody(NamedTuple):
+    """A body template's output for one copy: Markdown with a stand-in for each value, and the
+    values (as printed, not yet escaped)."""
+
+    skeleton: str
+    values: tuple[str, ...] = ()
+
+    def markdown(self) -> str:
+        """The copy's Markdown: each stand-in replaced by its escaped value."""
+        return _put_back(self.skeleton, self.values)
+
+    def size(self) -> int:
+        return len(self.skeleton) + sum(len(value) for value in self.values)
+
+
+def _put_back(skeleton: str, values: Sequence[str]) -> str:
+    """The Markdown of a text with stand-ins: each stand-in (the edges its value gave it, and
+    its number) replaced by its escaped value."""
+    if _STAND_IN_OPEN not in skeleton:
+        return skeleton
+    parts: list[str] = []
+    position = 0
+    for match in _STAND_IN_NUMBER.finditer(skeleton):
+        text = values[int(match.group(1))]
+        left, right = _edges(text)
+        parts.append(skeleton[position : match.start() - len(left)])
+        parts.append(_escape_text(text))
+        position = match.end() + len(right)
+    parts.append(skeleton[position:])
+    return "".join(parts)
 
 
 def format_letter(markdown_text: str, *, subject: str, language: str = "en") -> FormattedLetter:
-    """Both parts of a letter from its rendered body; `subject` is the HTML document's title."""
+    """Both parts of a letter from its Markdown; `subject` is the HTML document's title."""
+    return _assemble(_blocks(split_blocks(markdown_text)), subject, language)
+
+
+def format_body(body: RenderedBody, *, subject: str, language: str = "en") -> FormattedLetter:
+    """Both parts of a copy from its rendered body template (see the module's docstring)."""
+    if not body.values:
+        return format_letter(body.skeleton, subject=subject, language=language)
+    if len(body.skeleton) > CACHED_BLOCK_CHARS * 4:  # never kept: formatted as it is
+        return format_letter(body.markdown(), subject=subject, language=language)
+    blocks = [
+        step if isinstance(step, _Block) else step.filled(body.values)
+        for step in _plan(body.skeleton)
+    ]
+    return _assemble(blocks, subject, language)
+
+
+def _assemble(blocks: Sequence[_Block], subject: str, language: str) -> FormattedLetter:
     if not _LANGUAGE.fullmatch(language):
         raise ValueError(f"{language!r} is not a language tag such as 'en' or 'pt-BR'")
-    blocks = [_block(source) for source in split_blocks(markdown_text)]
     layout = _layout()
     html = "".join(
         (
@@ -138,6 +262,29 @@ def format_letter(markdown_text: str, *, subject: str, language: str = "en") -> 
         )
     )
     return FormattedLetter(html=html, text=_text(blocks, TEXT_WIDTH, language))
+
+
+def _blocks(pieces: list[str]) -> list[_Block]:
+    """The pieces formatted, each run of them as one piece (up to half the cached size): a run
+    is the same in every copy, so one look-up finds it."""
+    return [_block(run) for run in _runs(pieces)]
+
+
+def _runs(pieces: list[str]) -> list[str]:
+    """Consecutive pieces joined with one blank line, which formats as the blank lines they were
+    cut at: a cut is only made before a top-level block, where their number changes nothing."""
+    runs: list[str] = []
+    run: list[str] = []
+    size = 0
+    for source in pieces:
+        if run and size + len(source) > CACHED_BLOCK_CHARS // 2:
+            runs.append("\n\n".join(run))
+            run, size = [], 0
+        run.append(source)
+        size += len(source) + 2
+    if run:
+        runs.append("\n\n".join(run))
+    return runs
 
 
 def split_blocks(markdown_text: str) -> list[str]:
@@ -205,11 +352,11 @@ def _html_fragment(tokens: Sequence[Token]) -> str:
     return _cleaner.clean(_md.renderer.render(tokens, _md.options, {}))
 
 
-@dataclass(frozen=True)
-class _Block:
-    """One piece of `split_blocks`, formatted; cached, so never to be changed."""
+class _Block(NamedTuple):
+    """One piece of `split_blocks`, formatted; cached, so never to be changed. (A named tuple
+    rather than a dataclass: one is made per copy for each piece with values.)"""
 
-    source: str
+    source: str  # its Markdown ("" for a piece without links formatted by shape: not needed)
     html: str  # sanitised and CSS-inlined
     links: tuple[str, ...]  # the URLs it refers to as [n], in order of first appearance
     text: str  # its plain text at TEXT_WIDTH, links numbered from 1; "" when it has no lines
@@ -273,6 +420,137 @@ _cached_block = lru_cache(maxsize=256)(_format_block)
 _cached_block_text = lru_cache(maxsize=256)(_format_block_text)
 
 
+# --- the plan of a letter with values: constant runs and pieces formatted by shape ------------
+@dataclass(frozen=True, eq=False)
+class _Piece:
+    """A piece of the letter with stand-ins: formatted by its shape per copy when it can be."""
+
+    skeleton: str
+    numbers: tuple[int, ...]  # the values it holds
+    shape: _Shape | None
+    # The last copies' results by their values: most pieces with values are the same in every
+    # copy (the date line, the signatories with their names and links).
+    recent: dict[tuple[str, ...], _Block] = field(default_factory=dict)
+
+    def take(self, values: Sequence[str]) -> tuple[str, ...]:
+        """Its own values, out of the whole body's."""
+        if len(self.numbers) == 1:
+            return (values[self.numbers[0]],)
+        return itemgetter(*self.numbers)(values)
+
+    def filled(self, values: Sequence[str]) -> _Block:
+        mine = self.take(values)
+        block = self.recent.get(mine)
+        if block is None:
+            block = self._fill(mine, values)
+            if len(self.recent) >= 64:
+                self.recent.clear()
+            self.recent[mine] = block
+        return block
+
+    def _fill(self, mine: tuple[str, ...], values: Sequence[str]) -> _Block:
+        shape = self.shape
+        if shape is None:
+            return _block(_put_back(self.skeleton, values))
+        # The piece's Markdown is needed only to number its links otherwise (`_text`).
+        source = _put_back(self.skeleton, values) if shape.links else ""
+        html, segments = shape.html, list(shape.segments)
+        for number, value in zip(self.numbers, mine, strict=True):
+            left, right = _edges(value)
+            written = f"{left}{_STAND_IN_OPEN}{number}{_STAND_IN_CLOSE}{right}".replace("\\!", "!")
+            text = value.replace("\x00", "\ufffd")
+            pieces = html.split(written)
+            if len(pieces) != 2:  # not written exactly once: format the real Markdown instead
+                return _block(_put_back(self.skeleton, values))
+            html = text.translate(_HTML_TEXT).join(pieces)
+            found = False
+            for i, segment in enumerate(segments):
+                if segment is not None and written in segment:
+                    if found or segment.count(written) != 1:
+                        return _block(_put_back(self.skeleton, values))
+                    found = True
+                    segments[i] = segment.replace(written, text)
+            if not found:
+                return _block(_put_back(self.skeleton, values))
+        lines: list[str] = []
+        for segment, wrapped in zip(segments, shape.wrapped, strict=True):
+            if segment is None:
+                lines += wrapped
+            else:
+                lines += [
+                    line.replace(_GLUE, " ")
+                    for line in (_wrap(segment, TEXT_WIDTH) if segment.strip() else [""])
+                ]
+        return _Block(source, html, shape.links, "\n".join(lines))
+
+
+@lru_cache(maxsize=64)
+def _plan(skeleton: str) -> tuple[_Block | _Piece, ...]:
+    """How to format every copy whose body has this text with stand-ins (a drive has one, or a
+    few if its template has conditions on the recipient)."""
+    steps: list[_Block | _Piece] = []
+    constant: list[str] = []
+    for piece in split_blocks(skeleton):
+        numbers = tuple(int(n) for n in _STAND_IN_NUMBER.findall(piece))
+        if not numbers:
+            constant.append(piece)
+            continue
+        steps += _blocks(constant)
+        constant = []
+        shape = _shape(piece) if len(piece) <= CACHED_BLOCK_CHARS else None
+        steps.append(_Piece(piece, numbers, shape))
+    return (*steps, *_blocks(constant))
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A one-paragraph piece formatted with stand-ins instead of its values."""
+
+    html: str  # sanitised and CSS-inlined, stand-ins in it
+    # The text part's lines before wrapping (one per hard break) that hold stand-ins, None for the
+    # others, which are wrapped once (`wrapped`).
+    segments: tuple[str | None, ...]
+    wrapped: tuple[tuple[str, ...], ...]
+    links: tuple[str, ...]
+
+
+@lru_cache(maxsize=256)
+def _shape(shape_source: str) -> _Shape | None:
+    """The piece formatted with its stand-ins, or None if it is not one paragraph or a stand-in
+    sits where it could be read otherwise than its value (a link, code, an entity)."""
+    if _SHAPE_UNSAFE.search(shape_source):
+        return None
+    tokens = parse(shape_source)
+    if [t.type for t in tokens] != ["paragraph_open", "inline", "paragraph_close"]:
+        return None
+    inside_link = False
+    for child in tokens[1].children or ():
+        if child.type == "link_open":
+            inside_link = True
+            if _STAND_IN_OPEN in str(child.attrGet("href") or ""):
+                return None
+        elif child.type == "link_close":
+            inside_link = False
+        elif _STAND_IN_OPEN in child.content and (inside_link or child.type != "text"):
+            return None
+    writer = _PlainText(TEXT_WIDTH)
+    segments = writer.segments(tokens[1])
+    html = _styles().inline_body(_html_fragment(tokens))
+    return _Shape(
+        html=html,
+        segments=tuple(s if _STAND_IN_OPEN in s else None for s in segments),
+        wrapped=tuple(
+            ()
+            if _STAND_IN_OPEN in s
+            else tuple(
+                line.replace(_GLUE, " ") for line in (_wrap(s, TEXT_WIDTH) if s.strip() else [""])
+            )
+            for s in segments
+        ),
+        links=tuple(writer.links),
+    )
+
+
 # The heading of the link list in the text part, in the letter's language.
 LINKS_HEADING = {
     "en": "Links", "fr": "Liens", "de": "Links", "es": "Enlaces", "it": "Link", "nl": "Links",
@@ -286,12 +564,13 @@ def _text(blocks: Sequence[_Block], width: int, language: str = "en") -> str:
     for block in blocks:
         text = block.text
         if block.links:
+            first = not links  # a block's own links are distinct, numbered 1, 2, … in its text
             numbers = tuple(links.setdefault(url, len(links) + 1) for url in block.links)
-            if width != TEXT_WIDTH or numbers != tuple(range(1, len(numbers) + 1)):
+            if width != TEXT_WIDTH or not first:
                 text = _block_text(
                     block.source, tuple(zip(block.links, numbers, strict=True)), width
                 )
-        elif width != TEXT_WIDTH:
+        elif width != TEXT_WIDTH and block.source:
             text = _block_text(block.source, (), width)
         if text:
             parts.append(text)
@@ -379,7 +658,9 @@ class _PlainText:
 
     def lines(self, tokens: Sequence[Token]) -> list[str]:
         blocks, _ = self._blocks(tokens, 0, self.width)
-        return _join(blocks, tight=False)
+        # A block without a line (an empty quote or heading) takes no blank line either, as it
+        # takes none when it is a piece of its own (`_text` leaves out empty pieces).
+        return _join([block for block in blocks if any(block)], tight=False)
 
     def _blocks(self, tokens: Sequence[Token], i: int, width: int) -> tuple[list[list[str]], int]:
         """The blocks from tokens[i] up to the close of the enclosing container (or the end)."""
@@ -435,6 +716,14 @@ class _PlainText:
 
     def _inline(self, inline: Token, width: int) -> list[str]:
         """A paragraph's lines: each hard break starts a line, each line is wrapped at `width`."""
+        lines: list[str] = []
+        for text in self.segments(inline):
+            wrapped = _wrap(text, width) if text.strip() else [""]
+            lines += [line.replace(_GLUE, " ") for line in wrapped]
+        return lines
+
+    def segments(self, inline: Token) -> list[str]:
+        """A paragraph's lines before wrapping, one per hard break; links are numbered."""
         segments: list[list[str]] = [[]]
         parts = segments[0]
         link_start, link_href = 0, ""
@@ -456,12 +745,7 @@ class _PlainText:
                 if not _is_own_url(text, link_href):
                     number = self.links.setdefault(link_href, len(self.links) + 1)
                     parts.append(f"{_GLUE}[{number}]")
-        lines: list[str] = []
-        for segment in segments:
-            text = "".join(segment)
-            wrapped = _wrap(text, width) if text.strip() else [""]
-            lines += [line.replace(_GLUE, " ") for line in wrapped]
-        return lines
+        return ["".join(segment) for segment in segments]
 
 
 def _is_own_url(text: str, href: str) -> bool:

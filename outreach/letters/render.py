@@ -20,22 +20,30 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
+from functools import lru_cache
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.lists import format_list
 from babel.numbers import format_decimal
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes, pass_context
-from jinja2.runtime import Context
+from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from contacts.address import address_line, formal_name, honorific, salutation
 from contacts.countries import country_name
 from contacts.models import Contact
+from outreach.letters.formatting import (
+    RESERVED_CHARACTERS,
+    RenderedBody,
+    escape_markdown,
+    format_body,
+    stand_in_for,
+)
 
 MAX_TEMPLATE_CHARS = 100_000
 MAX_OUTPUT_CHARS = 200_000
@@ -220,6 +228,7 @@ def sample_contact() -> Contact:
 _REGIONAL_DEFAULTS = {"en": "en_GB"}
 
 
+@lru_cache(maxsize=64)
 def _locale(language: str) -> Locale:
     try:
         code = language.replace("-", "_")
@@ -232,12 +241,27 @@ def _locale(language: str) -> Locale:
 def _date_filter(context: Context, value: date, format: str = "long") -> str:
     if format not in {"short", "medium", "long", "full"}:
         raise ValueError("date takes 'short', 'medium', 'long' or 'full'")
-    return format_date(value, format=format, locale=_locale(context.get("language") or "en"))
+    return _format_date(value, format, context.get("language") or "en")
+
+
+@lru_cache(maxsize=256)
+def _format_date(value: date, format: str, language: str) -> str:
+    # Every copy of a drive prints the same date or two.
+    return format_date(value, format=format, locale=_locale(language))
 
 
 @pass_context
 def _number_filter(context: Context, value: float) -> str:
     return format_decimal(value, locale=_locale(context.get("language") or "en"))
+
+
+_VIEW_FIELDS: dict[type, frozenset[str]] = {
+    view: frozenset(f.name for f in fields(view))
+    for view in (RecipientView, CampaignView, SenderView, SignatoryView, CosignersView)
+}
+_VIEW_FIELDS[LoopContext] = frozenset(
+    {"index", "index0", "revindex", "revindex0", "first", "last", "length", "depth", "depth0"}
+)
 
 
 class _Deadline(threading.local):
@@ -261,6 +285,12 @@ class LetterEnvironment(ImmutableSandboxedEnvironment):
         return super().call(__context, __obj, *args, **kwargs)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
+        # The documented fields of the context's own frozen views are read directly (a letter
+        # reads a dozen or two a copy); everything else goes through the sandbox's checks. A loop
+        # that reads only fields meets the deadline where it prints (`_finalize_body`).
+        fields = _VIEW_FIELDS.get(type(obj))
+        if fields is not None and attribute in fields:
+            return getattr(obj, attribute)
         _check_deadline()
         return super().getattr(obj, attribute)
 
@@ -275,17 +305,29 @@ def _environment(finalize: Any = None) -> LetterEnvironment:
     return env
 
 
-def _escape_markdown(value: Any) -> str:
-    from outreach.letters.formatting import escape_markdown
-
-    return escape_markdown(value)
-
-
 # The subject is plain text. The body is Markdown, and every placeholder's value is escaped for
 # Markdown (the autoescape of this format): a name with "*" or "[x](javascript:...)" in it stays
-# literal text and cannot make a link, emphasis or a new paragraph.
+# literal text and cannot make a link, emphasis or a new paragraph. In a copy's body, a stand-in
+# is printed and the value kept aside, so that the copy is formatted by the plan shared by every
+# copy (see outreach.letters.formatting).
+class _Values(threading.local):
+    """The values printed by the body template being rendered in this thread."""
+
+    current: list[str] | None = None
+
+
+_values = _Values()
+
+
+def _finalize_body(value: Any) -> str:
+    if _deadline.at and time.monotonic() > _deadline.at:
+        _check_deadline()  # raises
+    values = _values.current
+    return escape_markdown(value) if values is None else stand_in_for(value, values)
+
+
 _env = _environment()
-_body_env = _environment(finalize=_escape_markdown)
+_body_env = _environment(finalize=_finalize_body)
 
 
 # --- checking a template when it is saved ----------------------------------------------------------
@@ -306,8 +348,26 @@ def _loop_depth(node: nodes.Node, depth: int = 0) -> tuple[int, nodes.Node | Non
     return deepest, where
 
 
+_CAPTURING: dict[type, str] = {
+    nodes.Macro: "macros",
+    nodes.CallBlock: "call blocks",
+    nodes.AssignBlock: "{% set %} blocks",
+    nodes.Block: "{% block %} sections",
+    nodes.FilterBlock: "{% filter %} blocks",
+}
+
+
 def check_template(tree: nodes.Template, part: str) -> None:
     """Refuse what no letter needs and template-injection payloads use, naming the line."""
+    for capturing in tree.find_all(
+        (nodes.Macro, nodes.CallBlock, nodes.AssignBlock, nodes.Block, nodes.FilterBlock)
+    ):
+        # Each captures printed text (values already stood in for) to print it again.
+        name = _CAPTURING[type(capturing)]
+        raise _refuse(part, capturing, f"{name} are not supported in letters; write the text out")
+    for loop in tree.find_all(nodes.For):
+        if loop.recursive:
+            raise _refuse(part, loop, "recursive loops are not supported in letters")
     depth, where = _loop_depth(tree)
     if depth > MAX_LOOP_NESTING and where is not None:
         # Loops that call nothing escape the time limit; a letter needs no deeper nesting.
@@ -442,10 +502,12 @@ def _friendly(message: str) -> str:
     return f"{name} has no field '{attribute}'" + (f"; it has {fields}" if fields else "")
 
 
-@dataclass(frozen=True)
-class RenderedLetter:
+_NO_RESERVED = str.maketrans(dict.fromkeys(RESERVED_CHARACTERS, "\ufffd"))
+
+
+class RenderedLetter(NamedTuple):
     subject: str
-    body: str
+    body: RenderedBody  # Markdown with a stand-in for each value, and the values
 
 
 class CompiledLetter:
@@ -454,6 +516,8 @@ class CompiledLetter:
     def __init__(self, subject: str, body: str, language: str | None = None) -> None:
         suffix = f" ({language})" if language else ""
         self.subject = CompiledPart(f"subject{suffix}", subject)
+        # The characters that mark values in a rendered body cannot come from the template.
+        body = body.translate(_NO_RESERVED)
         self.body = CompiledPart(f"body{suffix}", body, _body_env)
 
     def render(self, context: dict[str, Any]) -> RenderedLetter:
@@ -461,7 +525,16 @@ class CompiledLetter:
         subject = _WS.sub(" ", self.subject.render(context)).strip()
         if not subject:
             raise LetterError(self.subject.part, "renders to an empty line")
-        return RenderedLetter(subject=subject, body=self.body.render(context))
+        values: list[str] = []
+        _values.current = values
+        try:
+            skeleton = self.body.render(context)
+        finally:
+            _values.current = None
+        body = RenderedBody(skeleton, tuple(values))
+        if body.size() > MAX_OUTPUT_CHARS:
+            raise LetterError(self.body.part, f"renders to more than {MAX_OUTPUT_CHARS} characters")
+        return RenderedLetter(subject=subject, body=body)
 
 
 # --- languages ---------------------------------------------------------------------------------------
@@ -486,14 +559,20 @@ def choose_language(
     return default, bool(wanted)
 
 
-@dataclass(frozen=True)
-class RenderedCopy:
+class RenderedCopy(NamedTuple):
+    """One recipient's copy: its language, subject, body and both formatted parts."""
+
     language: str
     fallback: bool  # the recipient reads none of the campaign's languages
     subject: str
-    markdown: str
+    body: RenderedBody
     html: str
     text: str
+
+    @property
+    def markdown(self) -> str:
+        """The rendered body as Markdown."""
+        return self.body.markdown()
 
 
 @dataclass
@@ -529,8 +608,6 @@ class CampaignLetter:
         language: str | None = None,
         joint: Joint = Joint(),
     ) -> RenderedCopy:
-        from outreach.letters.formatting import format_letter
-
         if joint.message:
             # One message to several people: written in the campaign's own language.
             language, fallback = self.default_language, False
@@ -543,12 +620,12 @@ class CampaignLetter:
         rendered = self.variants[language].render(
             recipient_context(contact, meta_, email=email, language=language, joint=joint)
         )
-        formatted = format_letter(rendered.body, subject=rendered.subject, language=language)
+        formatted = format_body(rendered.body, subject=rendered.subject, language=language)
         return RenderedCopy(
             language=language,
             fallback=fallback,
             subject=rendered.subject,
-            markdown=rendered.body,
+            body=rendered.body,
             html=formatted.html,
             text=formatted.text,
         )
