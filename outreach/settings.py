@@ -83,6 +83,36 @@ class Settings:
     web_port: int = field(
         default=5000, metadata=_meta("Port of the web server started by `make run`.")
     )
+    reply_address: str = field(
+        default="replies@localhost",
+        metadata=_meta(
+            "Base of the Reply-To of letters: replies+<signed token>@domain routes a reply to its "
+            "letter. Empty: no Reply-To (replies are matched by In-Reply-To)."
+        ),
+    )
+    dkim_private_key: str = field(
+        default="",
+        metadata=_meta(
+            "Path to a PEM RSA or Ed25519 private key; when set, every message is DKIM-signed."
+        ),
+    )
+    dkim_selector: str = field(
+        default="", metadata=_meta("DKIM selector (the s= tag), required with a key.")
+    )
+    dkim_domain: str = field(
+        default="", metadata=_meta("DKIM signing domain (the d= tag). Default: the From domain.")
+    )
+    domain_rates: str = field(
+        default="europarl.europa.eu=60/min",
+        metadata=_meta(
+            "Most letters per recipient domain, shared by every worker: "
+            "`domain=N/min` or `N/h`, comma-separated; `*=N/min` for every other domain."
+        ),
+    )
+    relay_concurrency: int = field(
+        default=4,
+        metadata=_meta("Most SMTP transactions open at once towards the relay, across workers."),
+    )
     send_batch_size: int = field(default=50, metadata=_meta("Delivery ids per sending job."))
     reconcile_interval: int = field(
         default=60,
