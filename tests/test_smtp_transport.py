@@ -6,12 +6,13 @@ the outcome and what the server really stored.
 
 from __future__ import annotations
 
+import mailbox
 from pathlib import Path
 
 import pytest
 
 from outreach.devmail import CaptureServer, read_mailbox
-from outreach.mail.message import build_letter
+from outreach.mail.message import build_letter, message_bytes
 from outreach.mail.transport import SmtpConfig, SmtpTransport
 from tests.conftest import free_port
 
@@ -43,6 +44,26 @@ def test_accepted_messages_share_one_connection_and_arrive_intact(
     stored = read_mailbox(smtp_server.handler.maildir)
     assert sorted(m.envelope_to[0] for m in stored) == [f"mep{n}@example.org" for n in (1, 2, 3)]
     assert all("\n.\nA line that starts with a dot" in m.body_text for m in stored)
+
+
+def test_message_bytes_are_sent_byte_for_byte(smtp_server: CaptureServer) -> None:
+    """Bytes (a DKIM-signed message) reach the server exactly as given, dot lines included; bare
+    LF line ends become CRLF, as SMTP requires, and nothing else changes."""
+    data = message_bytes(_letter())  # type: ignore[arg-type]
+    signed_looking = b"X-Signed: exactly these bytes\r\n" + data
+    transport = SmtpTransport(SmtpConfig.from_url(smtp_server.url))
+    first = transport.send(signed_looking, "bounces@example.org", "mep1@example.org")
+    second = transport.send_to_all(
+        signed_looking.replace(b"\r\n", b"\n"), "bounces@example.org", ["mep2@example.org"]
+    )
+    transport.close()
+    assert first.kind == second["mep2@example.org"].kind == "sent"
+    box = mailbox.Maildir(smtp_server.handler.maildir, create=False)
+    stored = [box.get_bytes(m.key) for m in read_mailbox(smtp_server.handler.maildir)]
+    # The capture server puts its two envelope lines in front of what it received.
+    received = [raw.split(b"\r\n", 2)[2] for raw in stored]
+    assert received == [signed_looking, signed_looking]
+    assert b"\r\n.\r\nA line that starts with a dot" in received[0]
 
 
 def test_a_5xx_is_permanent_and_nothing_is_stored(smtp_server: CaptureServer) -> None:

@@ -2,15 +2,17 @@
 
 No header value may carry CR or LF (header injection): every value passes `header_safe`, and the
 addresses are parsed strictly. The Message-ID is fixed before sending and stored on the delivery,
-so a reply or a bounce can be matched to it.
+so a reply or a bounce can be matched to it. `message_bytes` gives a message's wire form.
 """
 
 from __future__ import annotations
 
 import email.errors
 import email.policy
+import io
 import re
 from collections.abc import Sequence
+from email.generator import BytesGenerator
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -54,6 +56,14 @@ def parse_address(value: str, name: str) -> Address:
     if not address.username or not address.domain:
         raise HeaderError(f"{name}: {value!r} is not an e-mail address")
     return address
+
+
+def message_bytes(msg: EmailMessage) -> bytes:
+    """The message as it goes on the wire (before SMTP's dot-stuffing): CRLF line ends. These
+    are the bytes a DKIM signature covers, so signing and sending must both start from them."""
+    buffer = io.BytesIO()
+    BytesGenerator(buffer, policy=msg.policy.clone(linesep="\r\n")).flatten(msg)
+    return buffer.getvalue()
 
 
 def new_message_id(sender_domain: str) -> str:

@@ -5,19 +5,22 @@
 handed over, or a relay that refuses us: retry later), `permanent` (5xx to this recipient or this
 message: never retry) or `uncertain` (the connection broke after the message was transmitted: the
 server may have it). The connection is kept open between messages and reopened after an error.
+
+A message is given as an EmailMessage or as the exact bytes to send (a DKIM-signed message must
+reach the server byte for byte as it was signed: see `MessageIdentity.finalize`).
 """
 
 from __future__ import annotations
 
-import io
 import re
 import smtplib
 import ssl
 from dataclasses import dataclass
-from email.generator import BytesGenerator
 from email.message import EmailMessage
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from outreach.mail.message import message_bytes
 
 OutcomeKind = Literal["sent", "temporary", "permanent", "uncertain"]
 
@@ -64,17 +67,21 @@ def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
-def _dot_stuffed(msg: EmailMessage) -> bytes:
-    """The message as DATA bytes: CRLF line ends, leading dots doubled, the final dot line."""
-    buffer = io.BytesIO()
-    BytesGenerator(buffer, policy=msg.policy.clone(linesep="\r\n")).flatten(msg)
-    data = _LEADING_DOT.sub(b"..", buffer.getvalue())
+def _dot_stuffed(msg: EmailMessage | bytes) -> bytes:
+    """The message as DATA bytes: CRLF line ends, leading dots doubled, the final dot line.
+
+    Bytes are sent as given except for line ends: a bare LF or CR becomes CRLF, as SMTP requires
+    (RFC 5321, 2.3.8). Message bytes from `message_bytes` have CRLF already, so a DKIM signature
+    over them stays valid (and relaxed body canonicalisation treats line ends alike anyway)."""
+    raw = message_bytes(msg) if isinstance(msg, EmailMessage) else _BARE_EOL.sub(b"\r\n", msg)
+    data = _LEADING_DOT.sub(b"..", raw)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     return data + b".\r\n"
 
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")
+_BARE_EOL = re.compile(rb"\r\n|\r|\n")
 
 
 class SmtpTransport:
@@ -104,18 +111,19 @@ class SmtpTransport:
             self._conn = self._connect()
         return self._conn
 
-    def send(self, msg: EmailMessage, envelope_from: str, recipient: str) -> SendOutcome:
+    def send(self, msg: EmailMessage | bytes, envelope_from: str, recipient: str) -> SendOutcome:
         """Send one message to one recipient (see `send_to_all`)."""
         return self.send_to_all(msg, envelope_from, [recipient])[recipient]
 
     def send_to_all(
-        self, msg: EmailMessage, envelope_from: str, recipients: list[str]
+        self, msg: EmailMessage | bytes, envelope_from: str, recipients: list[str]
     ) -> dict[str, SendOutcome]:
         """Send one message to several recipients in one SMTP transaction (a joint letter), step
         by step, so that every failure is classified by how far the conversation got: before
         DATA's 354 nothing was handed over and a retry is safe; after it, a lost connection
         leaves the outcome unknown (`uncertain`). A recipient refused at RCPT TO gets that
-        answer; the others get the answer to the message."""
+        answer; the others get the answer to the message. `msg` is a message or its exact
+        bytes (CRLF line ends; see `_dot_stuffed`)."""
         data = _dot_stuffed(msg)
 
         def everyone(outcome: SendOutcome) -> dict[str, SendOutcome]:
