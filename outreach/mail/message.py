@@ -2,7 +2,14 @@
 
 No header value may carry CR or LF (header injection): every value passes `header_safe`, and the
 addresses are parsed strictly. The Message-ID is fixed before sending and stored on the delivery,
-so a reply or a bounce can be matched to it. `message_bytes` gives a message's wire form.
+so a reply or a bounce can be matched to it.
+
+Two builders, so that which kind of mail is made is never left to a default: `build_letter` for
+letters to officials, which never carry List-Unsubscribe (an MEP has not subscribed to anything,
+and the header would invite their mail system to treat the letter as bulk), and
+`build_supporter_mail` for mail to supporters, which always carries List-Unsubscribe with a
+one-click URL and a mailto address, and List-Unsubscribe-Post (RFC 2369, RFC 8058).
+`message_bytes` gives a message's wire form, the bytes that are DKIM-signed and sent.
 """
 
 from __future__ import annotations
@@ -12,10 +19,14 @@ import email.policy
 import io
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from email.generator import BytesGenerator
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import format_datetime, make_msgid
+from typing import Final
+from urllib.parse import urlsplit
 
 from contacts.base import utcnow
 
@@ -58,6 +69,32 @@ def parse_address(value: str, name: str) -> Address:
     return address
 
 
+class _UriListHeader(UnstructuredHeader, BaseHeader):
+    """List-Unsubscribe: `<uri>, <uri>` kept as written. The email package would fold a line
+    longer than 78 characters by turning the URIs into RFC 2047 encoded words, which no mail
+    client reads as URIs; this folds only after the commas between them (a URI itself is never
+    cut, as RFC 2369 asks), even if a line then runs past 78 characters (up to RFC 5322's 998)."""
+
+    max_count = 1
+
+    def fold(self, *, policy: Policy) -> str:
+        uris = [u.strip() for u in str(self).split(",")]
+        one_line = f"{self.name}: {', '.join(uris)}"
+        if len(one_line) <= (policy.max_line_length or 78):
+            return one_line + policy.linesep
+        return f"{self.name}: " + f",{policy.linesep} ".join(uris) + policy.linesep
+
+
+def _header_registry() -> HeaderRegistry:
+    registry = HeaderRegistry()
+    registry.map_to_type("list-unsubscribe", _UriListHeader)
+    return registry
+
+
+# email.policy.SMTP (CRLF line ends, 78-column folding) with the one header it cannot fold well.
+POLICY: Final = email.policy.SMTP.clone(header_factory=_header_registry())
+
+
 def message_bytes(msg: EmailMessage) -> bytes:
     """The message as it goes on the wire (before SMTP's dot-stuffing): CRLF line ends. These
     are the bytes a DKIM signature covers, so signing and sending must both start from them."""
@@ -93,19 +130,29 @@ def build_letter(
     extra_headers: dict[str, str] | None = None,
     more_to: Sequence[tuple[str, str]] = (),
     cc: Sequence[tuple[str, str]] = (),
+    reply_to: str | None = None,
 ) -> EmailMessage:
-    """A letter as multipart/alternative (text, then HTML) or text only. A joint letter names
-    its other addressees in `more_to` and its copied recipients in `cc`, as (name, address)."""
-    msg = EmailMessage(policy=email.policy.SMTP)
+    """A letter to officials, as multipart/alternative (text, then HTML) or text only. A joint
+    letter names its other addressees in `more_to` and its copied recipients in `cc`, as (name,
+    address). `reply_to` is a bare address (see `MessageIdentity.reply_to_for`). A letter never
+    carries List-Unsubscribe: `extra_headers` naming it is refused (see `build_supporter_mail`)."""
+    msg = EmailMessage(policy=POLICY)
     sender = parse_address(from_addr, "From")
     msg["From"] = sender
     msg["To"] = [_named(to_name, to_addr, "To"), *(_named(n, a, "To") for n, a in more_to)]
     if cc:
         msg["Cc"] = [_named(n, a, "Cc") for n, a in cc]
+    if reply_to:
+        msg["Reply-To"] = parse_address(reply_to, "Reply-To")
     msg["Subject"] = header_safe(subject, "Subject")
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = header_safe(message_id, "Message-ID")
     for name, value in (extra_headers or {}).items():
+        if name.strip().lower().startswith("list-unsubscribe"):
+            raise HeaderError(
+                f"a letter to officials carries no {name} header; mail to supporters is built "
+                f"by build_supporter_mail"
+            )
         msg[header_safe(name, "header name")] = header_safe(value, name)
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     if html is not None:
@@ -113,4 +160,66 @@ def build_letter(
     # After the content: set_content() removes every Content-* header set before it.
     if language:
         msg["Content-Language"] = header_safe(language, "Content-Language")
+    return msg
+
+
+# RFC 3986's characters, less the comma: RFC 2369 wants commas in these URIs encoded, and the
+# comma is what separates them in the header.
+_URI_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+;=%]+", re.ASCII)
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    """Where a supporter unsubscribes: an http(s) URL that unsubscribes on a POST with the body
+    `List-Unsubscribe=One-Click` (RFC 8058; receivers only use it over https), and an address
+    that unsubscribes whoever writes to it (RFC 2369's mailto). Both carry a signed token."""
+
+    url: str
+    mailto: str
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.url)
+        if parts.scheme not in {"https", "http"} or not parts.netloc:
+            raise HeaderError(f"List-Unsubscribe: {self.url!r} is not an http(s) URL")
+        if not _URI_CHARS.fullmatch(self.url):
+            raise HeaderError(f"List-Unsubscribe: {self.url!r} has characters to percent-encode")
+        address = parse_address(self.mailto, "List-Unsubscribe mailto")
+        if not _URI_CHARS.fullmatch(address.addr_spec):
+            raise HeaderError(f"List-Unsubscribe: {self.mailto!r} cannot be a mailto URI")
+
+    @property
+    def header_value(self) -> str:
+        addr_spec = parse_address(self.mailto, "List-Unsubscribe mailto").addr_spec
+        return f"<{self.url}>, <mailto:{addr_spec}?subject=unsubscribe>"
+
+
+def build_supporter_mail(
+    *,
+    from_addr: str,
+    to_addr: str,
+    to_name: str,
+    subject: str,
+    text: str,
+    message_id: str,
+    unsubscribe: Unsubscribe,
+    html: str | None = None,
+    language: str | None = None,
+    reply_to: str | None = None,
+) -> EmailMessage:
+    """Mail to a supporter (a confirmation, an update): a message like a letter's, with
+    List-Unsubscribe (the URL, then the mailto address) and `List-Unsubscribe-Post:
+    List-Unsubscribe=One-Click`."""
+    msg = build_letter(
+        from_addr=from_addr,
+        to_addr=to_addr,
+        to_name=to_name,
+        subject=subject,
+        text=text,
+        message_id=message_id,
+        html=html,
+        language=language,
+        reply_to=reply_to,
+    )
+    msg["List-Unsubscribe"] = unsubscribe.header_value
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return msg
