@@ -13,6 +13,7 @@ import re
 import socket
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,9 @@ def app(
             "send_batch_size": 10,
             # Tests run the reconciler themselves, at the moment they choose.
             "reconcile_interval": 0,
+            # No per-domain limit (the default paces europarl.europa.eu, where the bundled MEPs
+            # are, at one letter a second); tests of pacing set their own.
+            "domain_rates": "",
         }
     )
     application.config["TESTING"] = True
@@ -219,20 +223,28 @@ def login(
 
 
 # --- the worker ----------------------------------------------------------------------------------
-@pytest.fixture
-def worker(app: Flask) -> Iterator[dramatiq.Worker]:
-    """A real dramatiq Worker consuming the test Redis, with the app's actors, in this process."""
+@contextmanager
+def running_worker(app: Flask, threads: int = 2) -> Iterator[dramatiq.Worker]:
+    """A real dramatiq Worker consuming the test Redis, with the app's actors, in this process,
+    stopped on the way out. Jobs already in Redis are kept."""
     from workers.broker import build_worker_broker
 
     broker = build_worker_broker(app, set_global=False)
-    broker.flush_all()
-    w = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
+    w = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
     w.start()
     try:
         yield w
     finally:
         w.stop(timeout=10_000)
         broker.close()
+
+
+@pytest.fixture
+def worker(app: Flask) -> Iterator[dramatiq.Worker]:
+    """A running worker, started on an empty queue."""
+    redis.Redis.from_url(app.config["OUTREACH"].effective_redis_url).flushdb()
+    with running_worker(app) as w:
+        yield w
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 60.0, interval: float = 0.1) -> None:

@@ -23,6 +23,7 @@ from contacts.models import Contact
 from outreach.campaigns.models import Campaign, Delivery, DeliveryEvent
 from outreach.devmail import CaptureServer, read_mailbox
 from outreach.extensions import get_db, get_settings
+from outreach.mail.identity import MessageIdentity
 from tests.browser import LiveServer, shoot, sign_in
 from tests.conftest import wait_for
 
@@ -211,7 +212,11 @@ def test_campaign_from_form_to_smtp_server(
         message = by_address[d.email]
         assert message.message["Message-ID"] == d.message_id
         assert message.body_text.startswith(salutation(contacts_by_email[d.email]) + "\n")
-        assert message.envelope_from == settings.return_path
+        # The envelope sender is the bounce address with this delivery's signed token (VERP).
+        assert (
+            MessageIdentity.from_settings(settings).delivery_for_bounce(message.envelope_from)
+            == d.id
+        )
 
     # /dev/mailbox reads settings.devmail_path; it shows these messages only if the SMTP server of
     # the test writes there (conftest's smtp_server decides where it writes).

@@ -16,6 +16,7 @@ from outreach.campaigns import services
 from outreach.campaigns.models import Campaign, Delivery, DeliveryEvent
 from outreach.devmail import CaptureServer, read_mailbox
 from outreach.extensions import get_db
+from outreach.mail.identity import MessageIdentity
 from tests.conftest import launch_campaign, wait_for
 
 SUBJECT = "Human rights at the EU–China summit: a letter to {{ recipient.formal_name }}"
@@ -81,6 +82,7 @@ def test_launch_to_50_meps_sends_exactly_one_personalised_message_to_each(
 
     captured = read_mailbox(smtp_server.handler.maildir)
     assert len(captured) == 50
+    identity = MessageIdentity.from_settings(app.config["OUTREACH"])
     by_recipient = {}
     for message in captured:
         assert len(message.envelope_to) == 1
@@ -96,7 +98,9 @@ def test_launch_to_50_meps_sends_exactly_one_personalised_message_to_each(
         assert contact.family_name in body.splitlines()[0]
         assert "Dear ," not in body
         assert message.message["Message-ID"] == delivery.message_id
-        assert message.envelope_from == "bounces@example.org"
+        # VERP: the bounce address with this delivery's signed token; Reply-To likewise.
+        assert identity.delivery_for_bounce(message.envelope_from) == delivery.id
+        assert identity.delivery_for_reply(str(message.message["Reply-To"])) == delivery.id
         assert str(message.message["To"]).endswith(f"<{contact.email}>")
         assert delivery.sent_at is not None
         assert delivery.last_smtp_code == 250

@@ -11,10 +11,13 @@ import threading
 
 import dramatiq
 from flask import Flask
+from redis import Redis
 
+from outreach.campaigns.pacing import DomainRates, Pacer
 from outreach.campaigns.sending import send_batch
 from outreach.db import Database
 from outreach.jobs import SEND_BATCH
+from outreach.mail.identity import MessageIdentity
 from outreach.mail.transport import SmtpConfig, SmtpTransport
 from outreach.settings import Settings
 
@@ -45,6 +48,15 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, dramatiq.Actor[...
     local = threading.local()
     pool = _ConnectionPool()
     broker.add_middleware(pool)
+    # Signed bounce and reply addresses, and the DKIM key, read once: a misconfiguration stops
+    # the worker at start.
+    identity = MessageIdentity.from_settings(settings)
+    # The pace every worker shares (pacing.py): per-domain limits and the relay's places.
+    pacer = Pacer(
+        Redis.from_url(settings.effective_redis_url),
+        DomainRates.parse(settings.domain_rates),
+        settings.relay_concurrency,
+    )
 
     def transport() -> SmtpTransport:
         if not hasattr(local, "transport"):
@@ -60,6 +72,11 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, dramatiq.Actor[...
             actor=f"worker:{os.getpid()}:{threading.get_ident()}",
             default_from=settings.mail_from,
             return_path=settings.return_path,
+            pacer=pacer,
+            # A relay place is given back at the latest when a stalled transaction would time
+            # out at every step (connect, MAIL, RCPT, DATA, the final dot).
+            relay_hold=settings.smtp_timeout * 6,
+            identity=identity,
         )
 
     actor = dramatiq.actor(

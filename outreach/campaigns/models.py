@@ -17,7 +17,9 @@ from outreach.campaigns.states import DeliveryState
 class CampaignStatus(enum.StrEnum):
     DRAFT = "draft"
     SENDING = "sending"
+    PAUSED = "paused"  # nothing new leaves; the letters not yet sent are `held`
     FINISHED = "finished"
+    CANCELLED = "cancelled"
 
 
 class Campaign(TimestampMixin, Base):
@@ -40,6 +42,11 @@ class Campaign(TimestampMixin, Base):
     addressing: Mapped[str] = mapped_column(String(16), default="individual")
     joint_to: Mapped[list[int]] = mapped_column(JSON, default=list)
     joint_cc: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # Pace of the drive (outreach.campaigns.pacing): spread the letters evenly over this many
+    # hours (None: as fast as the domain limits allow), and send only in the office hours of each
+    # recipient's country (Monday to Friday, 09:00 to 17:00 local time).
+    pace_hours: Mapped[int | None]
+    office_hours: Mapped[bool] = mapped_column(default=False)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     launched_at: Mapped[datetime | None]
 
@@ -82,6 +89,8 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "contact_id", name="uq_deliveries_campaign_contact"),
         Index("ix_deliveries_campaign_state", "campaign_id", "state"),
+        # Progress: how many a campaign sent in the last minutes (its rate and estimated finish).
+        Index("ix_deliveries_campaign_sent_at", "campaign_id", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -99,6 +108,13 @@ class Delivery(Base):
     group_key: Mapped[str | None] = mapped_column(String(64), index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     lease_expires_at: Mapped[datetime | None]
+    # The worker holding a queued letter (a random token per claim, until lease_expires_at), and
+    # when it started the letter's SMTP transaction (the move to `sending`). A claim that expires
+    # before dispatch means the letter never left: it is queued again, and after three such
+    # abandoned claims (a letter that stops its worker every time) it fails.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    abandoned_claims: Mapped[int] = mapped_column(default=0)
+    dispatched_at: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]
     last_smtp_code: Mapped[int | None]
     last_smtp_text: Mapped[str | None] = mapped_column(Text)

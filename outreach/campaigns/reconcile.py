@@ -1,9 +1,11 @@
 """The reconciler: the database is the truth, and this makes the queue agree with it.
 
 Run periodically (workers/maintenance.py). Each pass:
-1. `sending` deliveries whose lease has expired (a worker died between claiming and recording)
+1. `sending` deliveries whose lease has expired (a worker died between dispatching and recording)
    become `uncertain`: the letter may have gone out, so it is never resent automatically; staff
-   decide with "resend" or "mark sent".
+   decide with "resend" or "mark sent". `queued` deliveries whose claim expired (a worker died
+   holding them, before dispatch: nothing left) are queued again; a letter abandoned this way
+   MAX_ABANDONED times (it stops its worker every time: a poison letter) becomes `failed`.
 2. `deferred` deliveries whose next attempt is due go back to `queued` and are enqueued again;
    after MAX_ATTEMPTS attempts they become `failed` instead (about a day of backoff).
 3. `queued` deliveries untouched for a while are enqueued again: their job may have been lost
@@ -29,6 +31,7 @@ from outreach.jobs import SEND_BATCH, defer
 S = DeliveryState
 STALE_QUEUED = timedelta(minutes=5)
 MAX_ATTEMPTS = 10
+MAX_ABANDONED = 3
 ACTOR = "reconciler"
 
 
@@ -38,12 +41,15 @@ class ReconcileReport:
     retried: int = 0
     failed: int = 0
     requeued: int = 0
+    abandoned: int = 0
+    poisoned: int = 0
 
     def __str__(self) -> str:
         return (
             f"{self.uncertain} expired lease(s) flagged uncertain, {self.retried} deferred "
             f"delivery(ies) due again, {self.failed} given up, {self.requeued} queued "
-            "delivery(ies) enqueued again"
+            f"delivery(ies) enqueued again, {self.abandoned} abandoned claim(s) queued again, "
+            f"{self.poisoned} poison letter(s) failed"
         )
 
 
@@ -85,9 +91,67 @@ def _move(
     return moved
 
 
-def _enqueue(session: Session, ids: list[int], batch_size: int) -> None:
-    for start in range(0, len(ids), batch_size):
-        defer(session, SEND_BATCH, ids[start : start + batch_size])
+def enqueue_deliveries(session: Session, ids: list[int], batch_size: int) -> None:
+    """Jobs for these deliveries: the members of a joint message together, in one job (as at
+    launch), the others in batches."""
+    if not ids:
+        return
+    singles: list[int] = []
+    groups: dict[str, list[int]] = {}
+    for delivery_id, group_key in session.execute(
+        select(Delivery.id, Delivery.group_key).where(Delivery.id.in_(ids)).order_by(Delivery.id)
+    ):
+        if group_key:
+            groups.setdefault(group_key, []).append(delivery_id)
+        else:
+            singles.append(delivery_id)
+    for start in range(0, len(singles), batch_size):
+        defer(session, SEND_BATCH, singles[start : start + batch_size])
+    for members in groups.values():
+        defer(session, SEND_BATCH, members)
+
+
+def _abandoned_claims(session: Session, now: datetime, report: ReconcileReport) -> list[int]:
+    """Queued letters whose worker stopped holding them before dispatch: nothing left, so they
+    are free again (returned, to be enqueued), or failed after MAX_ABANDONED such stops."""
+    rows = session.execute(
+        select(Delivery.id, Delivery.abandoned_claims).where(
+            Delivery.state == S.QUEUED.value,
+            Delivery.claim_token.is_not(None),
+            Delivery.lease_expires_at < now,
+        )
+    ).all()
+    if not rows:
+        return []
+    ids = [i for i, _ in rows]
+    # The claim counted as an attempt; it was not one: no SMTP transaction began.
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.state == S.QUEUED.value)
+        .values(
+            claim_token=None,
+            lease_expires_at=None,
+            abandoned_claims=Delivery.abandoned_claims + 1,
+            attempts=Delivery.attempts - 1,
+            updated_at=now,
+        )
+    )
+    poison = [i for i, stops in rows if stops + 1 >= MAX_ABANDONED]
+    report.poisoned = len(
+        _move(
+            session,
+            poison,
+            S.QUEUED,
+            S.FAILED,
+            now,
+            f"its worker stopped {MAX_ABANDONED} times while holding it, before sending it "
+            "(a letter that stops its worker): not sent",
+            ACTOR,
+        )
+    )
+    free = sorted(set(ids) - set(poison))
+    report.abandoned = len(free)
+    return free
 
 
 def reconcile(
@@ -140,34 +204,20 @@ def reconcile(
         session, retry, S.DEFERRED, S.QUEUED, now, "retry after a temporary failure", ACTOR
     )
     report.retried = len(retried)
+    abandoned = _abandoned_claims(session, now, report)
     stale = list(
         session.scalars(
             select(Delivery.id).where(
                 Delivery.state == S.QUEUED.value,
+                Delivery.claim_token.is_(None),
                 Delivery.updated_at < now - stale_after,
-                Delivery.group_key.is_(None),
             )
         )
     )
     if stale:
         session.execute(update(Delivery).where(Delivery.id.in_(stale)).values(updated_at=now))
     report.requeued = len(stale)
-    _enqueue(session, sorted(retried + stale), batch_size)
-    # A joint message's deliveries go together, in one job, as at launch.
-    groups = session.execute(
-        select(Delivery.group_key, Delivery.id).where(
-            Delivery.state == S.QUEUED.value,
-            Delivery.group_key.is_not(None),
-            Delivery.updated_at < now - stale_after,
-        )
-    ).all()
-    by_group: dict[str, list[int]] = {}
-    for key, delivery_id in groups:
-        by_group.setdefault(str(key), []).append(delivery_id)
-    for ids in by_group.values():
-        session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(updated_at=now))
-        defer(session, SEND_BATCH, sorted(ids))
-        report.requeued += len(ids)
+    enqueue_deliveries(session, sorted(set(retried + abandoned + stale)), batch_size)
     finish_campaigns(session)
     return report
 
@@ -212,6 +262,6 @@ def resolve_uncertain(
     if action == "mark_sent" and moved:
         session.execute(update(Delivery).where(Delivery.id.in_(moved)).values(sent_at=now))
     if action == "resend":
-        _enqueue(session, moved, batch_size)
+        enqueue_deliveries(session, moved, batch_size)
     finish_campaigns(session)
     return len(moved)

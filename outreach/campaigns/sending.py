@@ -1,30 +1,43 @@
-"""Sending a batch of deliveries: claim, render, send over one connection, record each outcome.
+"""Sending a batch of deliveries: claim, render, pace, dispatch, send, record each outcome.
 
-The order of steps is what makes "never twice" hold:
-1. Claim: a compare-and-set moves only `queued` rows to `sending` with a lease, fixes each
-   Message-ID, and commits. A second worker given the same ids claims none of them.
-2. Send each message, then record its outcome in its own short transaction. A worker that dies
-   between the SMTP server's 250 and that commit leaves the row `sending`; when its lease expires
-   the reconciler moves it to `uncertain` for staff to decide. It is never resent silently.
+The order of steps is what makes "never twice, never lost" hold:
+1. Claim: a compare-and-set gives this worker the batch's `queued` rows (a random token and a
+   lease; `FOR UPDATE SKIP LOCKED` on PostgreSQL, so two workers never wait on each other), fixes
+   each Message-ID, and commits. A second worker given the same ids claims none of them.
+2. Per letter: render it, wait for its pace (pacing.py: the recipient domain's limit, the
+   campaign's pace and office hours; a slot too far away puts the letter back as `deferred`),
+   then *dispatch*: a compare-and-set moves it `queued` → `sending` only if this worker still holds
+   it and its campaign is still sending (so pause and cancel catch every letter not yet on its
+   way), and commits. Then the SMTP transaction, then the outcome in its own short transaction.
+3. A worker that dies before dispatch leaves the letter `queued` with an expired claim: the
+   reconciler queues it again (and fails it after three such stops: a poison letter). One that dies
+   between dispatch and recording leaves it `sending`; when its lease expires it becomes
+   `uncertain`, for staff to decide. It is never resent silently.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import time
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from email.message import EmailMessage
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from contacts.base import utcnow
 from contacts.models import Contact
 from outreach.campaigns.letters import letter_meta
 from outreach.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryEvent
+from outreach.campaigns.pacing import Pacer, Slot, office_hours_wait
 from outreach.campaigns.states import NON_FINAL, DeliveryState, check_transition
 from outreach.db import Database
 from outreach.letters.render import CampaignLetter, Joint, LetterError, LetterMeta
+from outreach.mail.dkim_signer import DkimSigningError
+from outreach.mail.identity import MessageIdentity
 from outreach.mail.message import HeaderError, build_letter, new_message_id, parse_address
 from outreach.mail.transport import SendOutcome, SmtpTransport
 
@@ -40,8 +53,8 @@ class BatchReport:
     claimed: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
 
-    def count(self, state: str) -> None:
-        self.outcomes[state] = self.outcomes.get(state, 0) + 1
+    def count(self, state: str, n: int = 1) -> None:
+        self.outcomes[state] = self.outcomes.get(state, 0) + n
 
 
 def record_transition(
@@ -68,19 +81,52 @@ def record_transition(
     delivery.state = target.value
 
 
+def _events(
+    session: Session,
+    ids: Sequence[int],
+    source: S,
+    target: S,
+    now: datetime,
+    actor: str,
+    **extra: object,
+) -> None:
+    if ids:
+        session.execute(
+            insert(DeliveryEvent),
+            [
+                {"delivery_id": i, "at": now, "from_state": source.value,
+                 "to_state": target.value, "actor": actor, **extra}
+                for i in ids
+            ],
+        )  # fmt: skip
+
+
 def claim(
-    session: Session, delivery_ids: Sequence[int], *, actor: str, sender_domain: str
+    session: Session,
+    delivery_ids: Sequence[int],
+    *,
+    token: str,
+    sender_domain: str,
 ) -> list[int]:
-    """Compare-and-set queued → sending for these ids; returns the ids this worker now owns."""
+    """Give this worker the `queued` rows among these ids that nobody holds (or whose holder's
+    lease expired); returns the ids it now holds. Their state stays `queued` until dispatch."""
     if not delivery_ids:
         return []
     now = utcnow()
-    claimed = list(
+    free = select(Delivery.id).where(
+        Delivery.id.in_(list(delivery_ids)),
+        Delivery.state == S.QUEUED.value,
+        or_(Delivery.claim_token.is_(None), Delivery.lease_expires_at < now),
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Rows another worker is claiming right now are skipped, not waited for.
+        free = free.with_for_update(skip_locked=True)
+    claimed = sorted(
         session.scalars(
             update(Delivery)
-            .where(Delivery.id.in_(list(delivery_ids)), Delivery.state == S.QUEUED.value)
+            .where(Delivery.id.in_(free.scalar_subquery()))
             .values(
-                state=S.SENDING.value,
+                claim_token=token,
                 lease_expires_at=now + LEASE,
                 attempts=Delivery.attempts + 1,
                 updated_at=now,
@@ -88,34 +134,112 @@ def claim(
             .returning(Delivery.id)
         )
     )
-    if not claimed:
-        return []
-    claimed.sort()
-    session.execute(
-        insert(DeliveryEvent),
-        [
-            {
-                "delivery_id": i,
-                "at": now,
-                "from_state": S.QUEUED.value,
-                "to_state": S.SENDING.value,
-                "actor": actor,
-            }
-            for i in claimed
-        ],
-    )
     # The Message-ID is fixed before the message leaves, so that replies and bounces can find it.
     # The recipients of one joint message share its Message-ID.
     group_ids: dict[str, str] = {}
-    for delivery in session.scalars(select(Delivery).where(Delivery.id.in_(claimed))):
-        if delivery.message_id is None:
-            if delivery.group_key:
-                delivery.message_id = group_ids.setdefault(
-                    delivery.group_key, new_message_id(sender_domain)
-                )
-            else:
-                delivery.message_id = new_message_id(sender_domain)
+    for delivery in session.scalars(
+        select(Delivery).where(Delivery.id.in_(claimed), Delivery.message_id.is_(None))
+    ):
+        if delivery.group_key:
+            delivery.message_id = group_ids.setdefault(
+                delivery.group_key, new_message_id(sender_domain)
+            )
+        else:
+            delivery.message_id = new_message_id(sender_domain)
     return claimed
+
+
+def dispatch(session: Session, ids: Sequence[int], *, token: str, actor: str) -> list[int]:
+    """queued → sending for the rows this worker still holds whose campaign is still sending:
+    from here on the letter may be on the wire. Returns the ids that may be sent."""
+    now = utcnow()
+    sending = select(Campaign.id).where(Campaign.status == CampaignStatus.SENDING.value)
+    moved = sorted(
+        session.scalars(
+            update(Delivery)
+            .where(
+                Delivery.id.in_(list(ids)),
+                Delivery.state == S.QUEUED.value,
+                Delivery.claim_token == token,
+                Delivery.campaign_id.in_(sending),
+            )
+            .values(
+                state=S.SENDING.value,
+                dispatched_at=now,
+                lease_expires_at=now + LEASE,
+                updated_at=now,
+            )
+            .returning(Delivery.id)
+        )
+    )
+    _events(session, moved, S.QUEUED, S.SENDING, now, actor)
+    return moved
+
+
+def _give_back(
+    session: Session,
+    ids: Sequence[int],
+    *,
+    token: str,
+    target: S,
+    actor: str,
+    detail: str,
+    **values: object,
+) -> list[int]:
+    """Letters this worker holds but has not dispatched: from `queued` to `target`, unclaimed."""
+    now = utcnow()
+    moved = sorted(
+        session.scalars(
+            update(Delivery)
+            .where(
+                Delivery.id.in_(list(ids)),
+                Delivery.state == S.QUEUED.value,
+                Delivery.claim_token == token,
+            )
+            .values(
+                state=target.value,
+                claim_token=None,
+                lease_expires_at=None,
+                updated_at=now,
+                **values,
+            )
+            .returning(Delivery.id)
+        )
+    )
+    _events(session, moved, S.QUEUED, target, now, actor, detail=detail)
+    return moved
+
+
+def release(
+    session: Session, ids: Sequence[int], *, token: str, until: datetime, actor: str, detail: str
+) -> list[int]:
+    """Put letters back as `deferred` until `until` (their pace): not an attempt, and due again
+    for the reconciler at that time."""
+    return _give_back(
+        session,
+        ids,
+        token=token,
+        target=S.DEFERRED,
+        actor=actor,
+        detail=detail,
+        next_attempt_at=until,
+        attempts=Delivery.attempts - 1,
+    )
+
+
+def _fail_undispatched(
+    session: Session, ids: Sequence[int], *, token: str, actor: str, detail: str
+) -> list[int]:
+    """A letter that cannot be built for its recipient will not build on retry either."""
+    return _give_back(
+        session,
+        ids,
+        token=token,
+        target=S.FAILED,
+        actor=actor,
+        detail=detail,
+        last_smtp_text=detail[:2000],
+    )
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -129,6 +253,7 @@ def record_outcome(
     delivery.last_smtp_code = outcome.code
     delivery.last_smtp_text = outcome.text[:2000]
     delivery.lease_expires_at = None
+    delivery.claim_token = None
     if outcome.kind == "sent":
         record_transition(
             session, delivery, S.SENT, actor=actor, smtp_code=outcome.code, detail=outcome.text
@@ -171,6 +296,9 @@ class _CampaignParts:
     letter: CampaignLetter
     meta: LetterMeta
     addressees: tuple[Contact, ...]
+    letters: int  # the campaign's deliveries, for its pace
+    pace_hours: int | None
+    office_hours: bool
 
 
 def _contacts_in_order(session: Session, ids: Sequence[int]) -> list[Contact]:
@@ -180,16 +308,23 @@ def _contacts_in_order(session: Session, ids: Sequence[int]) -> list[Contact]:
     return [found[i] for i in ids if i in found]
 
 
-def _send_joint(
-    session: Session,
-    deliveries: list[Delivery],
-    campaign: Campaign,
-    parts_for: Callable[[Session, Campaign], _CampaignParts],
-    transport: SmtpTransport,
-    default_from: str,
-    return_path: str,
-) -> dict[int, SendOutcome]:
-    """One message To the addressees, Cc the copied recipients, in one SMTP transaction.
+@dataclass
+class _Unit:
+    """What goes out in one SMTP transaction: one letter, or one joint message to its group."""
+
+    deliveries: list[Delivery]
+    campaign: Campaign
+    message: EmailMessage | bytes | None = None
+
+    @property
+    def ids(self) -> list[int]:
+        return [d.id for d in self.deliveries]
+
+
+def _build_joint(
+    session: Session, unit: _Unit, parts: _CampaignParts, default_from: str, reply_to: str | None
+) -> EmailMessage:
+    """One message To the addressees, Cc the copied recipients.
 
     The headers always name the whole group (every member of the joint message, whatever its
     state), while the envelope goes only to the deliveries being sent now: a Cc retried alone
@@ -198,42 +333,68 @@ def _send_joint(
         session.scalars(
             select(Delivery)
             .options(joinedload(Delivery.contact))
-            .where(Delivery.group_key == deliveries[0].group_key)
+            .where(Delivery.group_key == unit.deliveries[0].group_key)
             .order_by(Delivery.id)
         )
     )
     to = [d for d in members if d.role == "to"]
     cc = [d for d in members if d.role == "cc"]
-    try:
-        if not to:
-            raise LetterError("joint letter", "it has no addressee left to send to")
-        parts = parts_for(session, campaign)
-        first = to[0]
-        copy = parts.letter.render(
-            first.contact,
-            parts.meta,
-            email=first.email,
-            joint=Joint(parts.addressees, message=True),
-        )
-        message_id = deliveries[0].message_id
-        assert message_id is not None
-        msg = build_letter(
-            from_addr=campaign.mail_from or default_from,
-            to_addr=first.email,
-            to_name=first.contact.display_name,
-            more_to=[(d.contact.display_name, d.email) for d in to[1:]],
-            cc=[(d.contact.display_name, d.email) for d in cc],
-            subject=copy.subject,
-            text=copy.text,
-            html=copy.html,
-            language=copy.language,
-            message_id=message_id,
-        )
-    except (LetterError, HeaderError) as exc:
-        failed = SendOutcome("permanent", None, f"not sent: {exc}")
-        return dict.fromkeys((d.id for d in deliveries), failed)
-    by_address = transport.send_to_all(msg, return_path, [d.email for d in deliveries])
-    return {d.id: by_address[d.email] for d in deliveries}
+    if not to:
+        raise LetterError("joint letter", "it has no addressee left to send to")
+    first = to[0]
+    copy = parts.letter.render(
+        first.contact, parts.meta, email=first.email, joint=Joint(parts.addressees, message=True)
+    )
+    message_id = unit.deliveries[0].message_id
+    assert message_id is not None
+    return build_letter(
+        from_addr=unit.campaign.mail_from or default_from,
+        to_addr=first.email,
+        to_name=first.contact.display_name,
+        more_to=[(d.contact.display_name, d.email) for d in to[1:]],
+        cc=[(d.contact.display_name, d.email) for d in cc],
+        subject=copy.subject,
+        text=copy.text,
+        html=copy.html,
+        language=copy.language,
+        message_id=message_id,
+        reply_to=reply_to,
+    )
+
+
+def _build_single(
+    delivery: Delivery, parts: _CampaignParts, default_from: str, reply_to: str | None
+) -> EmailMessage:
+    joint = Joint(parts.addressees) if delivery.role == "copy" else Joint()
+    copy = parts.letter.render(delivery.contact, parts.meta, email=delivery.email, joint=joint)
+    assert delivery.message_id is not None
+    return build_letter(
+        from_addr=delivery.campaign.mail_from or default_from,
+        to_addr=delivery.email,
+        to_name=delivery.contact.display_name,
+        subject=copy.subject,
+        text=copy.text,
+        html=copy.html,
+        language=copy.language,
+        message_id=delivery.message_id,
+        reply_to=reply_to,
+    )
+
+
+def _pace(pacer: Pacer, unit: _Unit, parts: _CampaignParts) -> tuple[Slot, str]:
+    """The slot of this unit: office hours, then the campaign's pace, then each domain's limit."""
+    if parts.office_hours:
+        country = unit.deliveries[0].contact.country_code
+        wait = office_hours_wait(country, utcnow())
+        if wait > 0:
+            return Slot(False, wait), f"paced: office hours in {country or 'Brussels'}"
+    if parts.pace_hours:
+        slot = pacer.reserve_campaign(unit.campaign.id, parts.pace_hours, parts.letters)
+        if not slot.reserved:
+            return slot, f"paced: the drive is spread over {parts.pace_hours} h"
+    domains = {d.email.rpartition("@")[2].lower() for d in unit.deliveries}
+    slot = pacer.reserve_domains(domains)
+    return slot, "" if slot.reserved else f"paced: the limit of {', '.join(sorted(domains))}"
 
 
 def send_batch(
@@ -244,11 +405,18 @@ def send_batch(
     actor: str,
     default_from: str,
     return_path: str,
+    pacer: Pacer | None = None,
+    relay_hold: float = 120.0,
+    identity: MessageIdentity | None = None,
 ) -> BatchReport:
+    """Send the letters of one job (see the module's docstring for the steps). With an
+    `identity`, each message's Return-Path and Reply-To carry its delivery's signed token (the
+    first addressee's, for a joint message) and the message is DKIM-signed when configured."""
     report = BatchReport()
+    token = uuid.uuid4().hex
     sender_domain = parse_address(default_from, "From").domain
     with db.transaction() as session:
-        claimed = claim(session, delivery_ids, actor=actor, sender_domain=sender_domain)
+        claimed = claim(session, delivery_ids, token=token, sender_domain=sender_domain)
     report.claimed = len(claimed)
     if not claimed:
         return report
@@ -260,11 +428,16 @@ def send_batch(
     def parts_for(session: Session, campaign: Campaign) -> _CampaignParts:
         if campaign.id not in letters:
             try:
-                addressees = _contacts_in_order(session, campaign.joint_to)
+                count = session.scalar(
+                    select(func.count()).where(Delivery.campaign_id == campaign.id)
+                )
                 letters[campaign.id] = _CampaignParts(
                     CampaignLetter(campaign.letter_sources(), campaign.default_language),
                     letter_meta(campaign, default_from=default_from),
-                    tuple(addressees),
+                    tuple(_contacts_in_order(session, campaign.joint_to)),
+                    letters=int(count or 0),
+                    pace_hours=campaign.pace_hours,
+                    office_hours=campaign.office_hours,
                 )
             except LetterError as exc:
                 letters[campaign.id] = exc
@@ -274,74 +447,101 @@ def send_batch(
         return parts
 
     with db.transaction() as session:
-        groups: dict[str, list[int]] = {}
-        singles: list[int] = []
+        units: dict[str, list[int]] = {}
         for delivery_id, group_key in session.execute(
             select(Delivery.id, Delivery.group_key)
             .where(Delivery.id.in_(claimed))
             .order_by(Delivery.id)
         ):
-            if group_key:
-                groups.setdefault(group_key, []).append(delivery_id)
-            else:
-                singles.append(delivery_id)
+            units.setdefault(group_key or f"#{delivery_id}", []).append(delivery_id)
 
-    for ids in groups.values():
+    released: list[int] = []  # paced back this batch, for spreading their next attempts
+    for ids in units.values():
         with db.transaction() as session:
             deliveries = list(
                 session.scalars(
                     select(Delivery)
-                    .options(joinedload(Delivery.contact), joinedload(Delivery.campaign))
+                    .options(
+                        joinedload(Delivery.contact),
+                        joinedload(Delivery.campaign).selectinload(Campaign.variants),
+                    )
                     .where(Delivery.id.in_(ids))
                     .order_by(Delivery.id)
                 )
             )
-            campaign = deliveries[0].campaign
-            campaigns.add(campaign.id)
-            outcomes = _send_joint(
-                session, deliveries, campaign, parts_for, transport, default_from, return_path
-            )
-            for delivery in deliveries:
-                report.count(record_outcome(session, delivery, outcomes[delivery.id], actor=actor))
-
-    for delivery_id in singles:
-        with db.transaction() as session:
-            delivery = session.scalars(
-                select(Delivery)
-                .options(
-                    joinedload(Delivery.contact),
-                    joinedload(Delivery.campaign).selectinload(Campaign.variants),
-                )
-                .where(Delivery.id == delivery_id)
-            ).one()
-            campaign = delivery.campaign
-            campaigns.add(campaign.id)
+            unit = _Unit(deliveries, deliveries[0].campaign)
+            campaigns.add(unit.campaign.id)
+            # Bounces and replies to a joint message are found by its first delivery (the
+            # others share its Message-ID and group).
+            marker = deliveries[0].id
+            reply_to = identity.reply_to_for(marker) if identity else None
+            envelope_from = identity.return_path_for(marker) if identity else return_path
             try:
-                parts = parts_for(session, campaign)
-                joint = Joint(parts.addressees) if delivery.role == "copy" else Joint()
-                copy = parts.letter.render(
-                    delivery.contact, parts.meta, email=delivery.email, joint=joint
+                parts = parts_for(session, unit.campaign)
+                if deliveries[0].group_key:
+                    message = _build_joint(session, unit, parts, default_from, reply_to)
+                else:
+                    message = _build_single(deliveries[0], parts, default_from, reply_to)
+                unit.message = identity.finalize(message) if identity else message
+            except (LetterError, HeaderError, DkimSigningError) as exc:
+                failed = _fail_undispatched(
+                    session, ids, token=token, actor=actor, detail=f"not sent: {exc}"
                 )
-                assert delivery.message_id is not None
-                msg = build_letter(
-                    from_addr=campaign.mail_from or default_from,
-                    to_addr=delivery.email,
-                    to_name=delivery.contact.display_name,
-                    subject=copy.subject,
-                    text=copy.text,
-                    html=copy.html,
-                    language=copy.language,
-                    message_id=delivery.message_id,
+                report.count(S.FAILED.value, len(failed))
+                continue
+            session.expunge_all()  # the ORM objects are read below, outside this transaction
+
+        if pacer is not None:
+            slot, why = _pace(pacer, unit, parts)
+            if not slot.reserved:
+                # Spread what this batch puts back, so that it does not all come back at once.
+                until = utcnow() + timedelta(seconds=slot.wait + len(released) * 0.5)
+                with db.transaction() as session:
+                    moved = release(session, ids, token=token, until=until, actor=actor, detail=why)
+                released += moved
+                report.count("paced", len(moved))
+                continue
+            if slot.wait > 0:
+                time.sleep(slot.wait)
+
+        with db.transaction() as session:
+            sendable = dispatch(session, ids, token=token, actor=actor)
+        if not sendable:  # paused, cancelled, or taken over after an expired claim
+            continue
+        recipients = [d.email for d in unit.deliveries if d.id in sendable]
+        assert unit.message is not None
+        outcomes = _send(transport, pacer, relay_hold, unit.message, envelope_from, recipients)
+        with db.transaction() as session:
+            for delivery in session.scalars(
+                select(Delivery).where(Delivery.id.in_(sendable)).order_by(Delivery.id)
+            ):
+                report.count(
+                    record_outcome(session, delivery, outcomes[delivery.email], actor=actor)
                 )
-            except (LetterError, HeaderError) as exc:
-                # A letter that cannot be built for this recipient will not build on retry either.
-                outcome = SendOutcome("permanent", None, f"not sent: {exc}")
-            else:
-                outcome = transport.send(msg, envelope_from=return_path, recipient=delivery.email)
-            state = record_outcome(session, delivery, outcome, actor=actor)
-            report.count(state)
+
     with db.transaction() as session:
         for campaign_id in campaigns:
             _finish_campaign_if_done(session, campaign_id)
     log.info("batch of %d: %s", report.claimed, report.outcomes)
     return report
+
+
+def _send(
+    transport: SmtpTransport,
+    pacer: Pacer | None,
+    relay_hold: float,
+    message: EmailMessage | bytes,
+    return_path: str,
+    recipients: list[str],
+) -> dict[str, SendOutcome]:
+    """One SMTP transaction, within one of the relay's places when there is a limit."""
+
+    def send() -> dict[str, SendOutcome]:
+        if len(recipients) == 1:
+            return {recipients[0]: transport.send(message, return_path, recipients[0])}
+        return transport.send_to_all(message, return_path, recipients)
+
+    if pacer is None:
+        return send()
+    with pacer.relay(relay_hold):
+        return send()

@@ -5,7 +5,14 @@
                          └───────────┘                          (past the deadline → failed)
     sending ─(5xx)→ failed        sent ─(reply)→ replied
     sending ─(lease expired)→ uncertain  (staff decide: resend → queued, or mark sent)
+    queued ─(paced: domain limit, campaign pace, office hours)→ deferred, not counted as an attempt
+    queued ─(three workers stopped while holding it, before sending: a poison message)→ failed
     any non-final ─(pause)→ held ─(resume)→ queued;  any non-final ─(cancel)→ cancelled
+
+A worker takes a batch by *claiming* queued rows (a token and a lease, state unchanged), and moves
+each to `sending` only when it starts that letter's SMTP transaction ("dispatch"). So `sending`
+means "may be on the wire": pause and cancel catch every letter not yet dispatched, and a worker
+that dies leaves at most the letters it was sending uncertain.
 
 Code that changes a delivery's state goes through `check_transition`, and every change appends a
 DeliveryEvent: the history is never overwritten.
@@ -37,7 +44,7 @@ NON_FINAL = frozenset({S.PENDING, S.QUEUED, S.DEFERRED, S.UNCERTAIN})
 
 ALLOWED: dict[DeliveryState, frozenset[DeliveryState]] = {
     S.PENDING: frozenset({S.QUEUED, S.HELD, S.CANCELLED}),
-    S.QUEUED: frozenset({S.SENDING, S.HELD, S.CANCELLED}),
+    S.QUEUED: frozenset({S.SENDING, S.HELD, S.CANCELLED, S.DEFERRED, S.FAILED}),
     S.SENDING: frozenset({S.SENT, S.DEFERRED, S.FAILED, S.UNCERTAIN}),
     S.DEFERRED: frozenset({S.QUEUED, S.FAILED, S.HELD, S.CANCELLED}),
     S.SENT: frozenset({S.BOUNCED, S.REPLIED}),

@@ -15,6 +15,7 @@ def register_blueprints(app: Flask) -> None:
     from outreach.web.checks import bp as checks_bp
     from outreach.web.devmail_views import bp as dev_bp
     from outreach.web.directory import bp as directory_bp
+    from outreach.web.drive import bp as drive_bp
     from outreach.web.health import bp as health_bp
     from outreach.web.imports import bp as imports_bp
 
@@ -22,6 +23,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(checks_bp)
     app.register_blueprint(dev_bp)
+    app.register_blueprint(drive_bp)
     app.register_blueprint(directory_bp)
     app.register_blueprint(imports_bp)
     app.register_blueprint(health_bp)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from contacts.audience import Audience, AudienceError
 from contacts.models import Contact
 from outreach.accounts.models import Role
-from outreach.campaigns import services
+from outreach.campaigns import control, services
 from outreach.campaigns.letters import (
     LetterCheckError,
     format_signatories,
@@ -20,6 +20,7 @@ from outreach.campaigns.letters import (
     set_variant,
 )
 from outreach.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryEvent
+from outreach.campaigns.pacing import DomainRates, estimated_seconds
 from outreach.campaigns.states import DeliveryState
 from outreach.campaigns.testsend import send_test
 from outreach.extensions import get_db, get_settings
@@ -84,6 +85,9 @@ def campaign_new() -> ResponseReturnValue:
         except services.CampaignError as exc:
             form.form_errors.append(str(exc))
         else:
+            control.set_pace(
+                campaign, pace_hours=form.pace_hours.data, office_hours=form.office_hours.data
+            )
             session.commit()
             flash(f"Campaign “{campaign.name}” saved as a draft.", "success")
             return redirect(url_for("admin.campaign_detail", campaign_id=campaign.id))
@@ -105,6 +109,8 @@ def campaign_edit(campaign_id: int) -> ResponseReturnValue:
         form.signatories.data = format_signatories(campaign.signatories)
         form.fill_audience(campaign.audience)
         form.fill_addressing(campaign.addressing, campaign.joint_to, campaign.joint_cc)
+        form.pace_hours.data = campaign.pace_hours
+        form.office_hours.data = campaign.office_hours
     elif form.validate_on_submit():
         language = form.language.data or campaign.default_language
         replaced = language != campaign.default_language and any(
@@ -126,6 +132,9 @@ def campaign_edit(campaign_id: int) -> ResponseReturnValue:
             session.rollback()
             form.form_errors.append(str(exc))
         else:
+            control.set_pace(
+                campaign, pace_hours=form.pace_hours.data, office_hours=form.office_hours.data
+            )
             session.commit()
             flash("Campaign saved.", "success")
             if replaced:
@@ -146,6 +155,7 @@ def _campaign_form(form: CampaignForm, campaign: Campaign | None) -> ResponseRet
         campaign=campaign,
         context_doc=CONTEXT_DOC,
         filters_doc=FILTERS_DOC,
+        domain_rates=get_settings().domain_rates,
     ), status
 
 
@@ -195,6 +205,18 @@ def campaign_detail(campaign_id: int) -> ResponseReturnValue:
         )
     )
     counts = services.state_counts(session, [campaign.id])[campaign.id]
+    drive = None if draft else control.progress(session, campaign.id)
+    pace = None
+    if draft and not audience_error:
+        domains: dict[str, int] = {}
+        for (email,) in session.execute(
+            audience.query(session).with_only_columns(Contact.email).order_by(None)
+        ):
+            domain = (email or "").rpartition("@")[2].lower()
+            domains[domain] = domains.get(domain, 0) + 1
+        pace = estimated_seconds(
+            domains, DomainRates.parse(get_settings().domain_rates), campaign.pace_hours
+        )
     preview_error = audience_error
     preview = None
     if sample is not None and draft:
@@ -211,6 +233,8 @@ def campaign_detail(campaign_id: int) -> ResponseReturnValue:
         audience_count=audience_count,
         exclusions=exclusions,
         counts=counts,
+        drive=drive,
+        pace=pace,
         deliveries=deliveries,
         total=total,
         page=page,

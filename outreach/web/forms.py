@@ -20,7 +20,7 @@ from wtforms import (
     ValidationError,
 )
 from wtforms.fields import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from contacts.models import ContactKind, EmailStatus
 from outreach.campaigns.letters import LetterCheckError, check_language, parse_signatories
@@ -89,6 +89,15 @@ class CampaignForm(FlaskForm):
         "Copied on the joint message (Cc)",
         validators=[Length(max=2000)],
         description="contact ids, comma-separated",
+    )
+
+    pace_hours = IntegerField(
+        "Spread the drive over (hours)",
+        validators=[Optional(), NumberRange(min=1, max=24 * 60)],
+        description="empty: as fast as each domain's limit allows",
+    )
+    office_hours = BooleanField(
+        "Send only in office hours (Monday to Friday, 09:00 to 17:00 in each official's country)"
     )
 
     def validate_joint_to(self, field: Field) -> None:
