@@ -213,3 +213,79 @@ def test_staff_pause_resume_and_cancel_from_the_campaign_page(
         assert get_db().session.get(Campaign, campaign_id).status == "cancelled"  # type: ignore[union-attr]
     refused = client.post(f"/campaigns/{campaign_id}/cancel")  # no CSRF token
     assert refused.status_code == 400
+
+
+def test_deferred_letters_fail_once_their_campaign_deadline_has_passed(app: Flask) -> None:
+    """Retried with backoff until the campaign's deadline, then failed, with the reason."""
+    campaign_id = draft_campaign(app, {"countries": ["MT"]})
+    launch_campaign(app, campaign_id)
+    ids = _ids(app, campaign_id)
+    now = utcnow()
+    with app.app_context(), get_db().transaction() as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids[:2]))
+            .values(state="deferred", attempts=1, next_attempt_at=now + timedelta(hours=1))
+        )
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign is not None
+        control.set_sending_options(
+            campaign, pace_hours=None, office_hours=False, deadline=now + timedelta(minutes=30)
+        )
+    with app.app_context(), get_db().transaction() as session:
+        assert reconcile(session, batch_size=10, now=now).failed == 0
+    with app.app_context(), get_db().transaction() as session:
+        assert reconcile(session, batch_size=10, now=now + timedelta(minutes=31)).failed == 2
+        details = set(
+            session.scalars(
+                select(DeliveryEvent.detail).where(
+                    DeliveryEvent.delivery_id.in_(ids[:2]), DeliveryEvent.to_state == "failed"
+                )
+            )
+        )
+    assert details == {"past the campaign's deadline"}
+    assert _states(app, campaign_id)["failed"] == 2
+
+
+def test_the_campaign_form_saves_the_pace_office_hours_and_deadline(
+    app: Flask, login: Callable[..., FlaskClient]
+) -> None:
+    client = login("campaigner")
+    token = csrf_token_from(client.get("/campaigns/new").get_data(as_text=True))
+    resp = client.post(
+        "/campaigns/new",
+        data={
+            "csrf_token": token,
+            "name": "Paced",
+            "subject": "Hello",
+            "language": "en",
+            "body": "{{ salutation }}",
+            "addressing": "individual",
+            "pace_hours": "6",
+            "office_hours": "y",
+            "deadline": "2026-12-24T18:00",
+        },
+    )
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    with app.app_context():
+        campaign = get_db().session.scalars(select(Campaign)).one()
+        assert (campaign.pace_hours, campaign.office_hours) == (6, True)
+        assert campaign.deadline is not None
+        assert campaign.deadline.replace(tzinfo=None).isoformat() == "2026-12-24T18:00:00"
+        campaign_id = campaign.id
+    page = client.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
+    assert "spread over 6 hours, only in office hours" in page
+    assert "retried until 24 Dec 2026 18:00 UTC" in page
+    bad = client.post(
+        f"/campaigns/{campaign_id}/edit",
+        data={
+            "csrf_token": token,
+            "name": "Paced",
+            "subject": "Hello",
+            "language": "en",
+            "body": "{{ salutation }}",
+            "addressing": "individual",
+            "pace_hours": "0",
+        },
+    )
+    assert bad.status_code == 400

@@ -17,7 +17,7 @@ cheap while 100,000 letters are in flight.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
@@ -132,13 +132,20 @@ def cancel(session: Session, campaign_id: int, *, actor: str) -> int:
     )
 
 
-def set_pace(campaign: Campaign, *, pace_hours: int | None, office_hours: bool) -> None:
-    """The drive's pace: it applies to each letter when it is dispatched, so it may change while
-    the drive is sending."""
+def set_sending_options(
+    campaign: Campaign,
+    *,
+    pace_hours: int | None,
+    office_hours: bool,
+    deadline: datetime | None = None,
+) -> None:
+    """The drive's pace and deadline: they apply to each letter when it is dispatched or
+    retried, so they may change while the drive is sending. A naive deadline is UTC."""
     if pace_hours is not None and not 1 <= pace_hours <= 24 * 60:
         raise ControlError("spread a drive over 1 to 1,440 hours")
     campaign.pace_hours = pace_hours
     campaign.office_hours = bool(office_hours)
+    campaign.deadline = deadline.replace(tzinfo=deadline.tzinfo or UTC) if deadline else None
 
 
 @dataclass(frozen=True)

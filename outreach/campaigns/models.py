@@ -47,6 +47,9 @@ class Campaign(TimestampMixin, Base):
     # recipient's country (Monday to Friday, 09:00 to 17:00 local time).
     pace_hours: Mapped[int | None]
     office_hours: Mapped[bool] = mapped_column(default=False)
+    # Letters deferred by temporary failures are retried until this moment (UTC), then failed;
+    # None: until they have had MAX_ATTEMPTS attempts (about a day).
+    deadline: Mapped[datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     launched_at: Mapped[datetime | None]
 

@@ -7,7 +7,8 @@ Run periodically (workers/maintenance.py). Each pass:
    holding them, before dispatch: nothing left) are queued again; a letter abandoned this way
    MAX_ABANDONED times (it stops its worker every time: a poison letter) becomes `failed`.
 2. `deferred` deliveries whose next attempt is due go back to `queued` and are enqueued again;
-   after MAX_ATTEMPTS attempts they become `failed` instead (about a day of backoff).
+   after MAX_ATTEMPTS attempts (about a day of backoff), or once their campaign's deadline has
+   passed, they become `failed` instead.
 3. `queued` deliveries untouched for a while are enqueued again: their job may have been lost
    (Redis restarted, an enqueue failed after commit). A duplicate job is harmless: the claim is a
    compare-and-set on `queued`, so the second job finds nothing to claim.
@@ -182,13 +183,23 @@ def reconcile(
             ACTOR,
         )
     )
+    late = list(
+        session.scalars(
+            select(Delivery.id)
+            .join(Campaign, Campaign.id == Delivery.campaign_id)
+            .where(Delivery.state == S.DEFERRED.value, Campaign.deadline < now)
+        )
+    )
+    report.failed = len(
+        _move(session, late, S.DEFERRED, S.FAILED, now, "past the campaign's deadline", ACTOR)
+    )
     due = session.execute(
         select(Delivery.id, Delivery.attempts).where(
             Delivery.state == S.DEFERRED.value, Delivery.next_attempt_at <= now
         )
     ).all()
     give_up = [i for i, attempts in due if attempts >= MAX_ATTEMPTS]
-    report.failed = len(
+    report.failed += len(
         _move(
             session,
             give_up,

@@ -85,9 +85,7 @@ def campaign_new() -> ResponseReturnValue:
         except services.CampaignError as exc:
             form.form_errors.append(str(exc))
         else:
-            control.set_pace(
-                campaign, pace_hours=form.pace_hours.data, office_hours=form.office_hours.data
-            )
+            control.set_sending_options(campaign, **form.sending_options())
             session.commit()
             flash(f"Campaign “{campaign.name}” saved as a draft.", "success")
             return redirect(url_for("admin.campaign_detail", campaign_id=campaign.id))
@@ -109,8 +107,7 @@ def campaign_edit(campaign_id: int) -> ResponseReturnValue:
         form.signatories.data = format_signatories(campaign.signatories)
         form.fill_audience(campaign.audience)
         form.fill_addressing(campaign.addressing, campaign.joint_to, campaign.joint_cc)
-        form.pace_hours.data = campaign.pace_hours
-        form.office_hours.data = campaign.office_hours
+        form.fill_sending_options(campaign.pace_hours, campaign.office_hours, campaign.deadline)
     elif form.validate_on_submit():
         language = form.language.data or campaign.default_language
         replaced = language != campaign.default_language and any(
@@ -132,9 +129,7 @@ def campaign_edit(campaign_id: int) -> ResponseReturnValue:
             session.rollback()
             form.form_errors.append(str(exc))
         else:
-            control.set_pace(
-                campaign, pace_hours=form.pace_hours.data, office_hours=form.office_hours.data
-            )
+            control.set_sending_options(campaign, **form.sending_options())
             session.commit()
             flash("Campaign saved.", "success")
             if replaced:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cache
+from typing import Any
 
 from babel.core import Locale, UnknownLocaleError
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    DateTimeLocalField,
     EmailField,
     Field,
     HiddenField,
@@ -99,6 +102,25 @@ class CampaignForm(FlaskForm):
     office_hours = BooleanField(
         "Send only in office hours (Monday to Friday, 09:00 to 17:00 in each official's country)"
     )
+    deadline = DateTimeLocalField(
+        "Give up on letters not sent by (UTC)",
+        validators=[Optional()],
+        description="empty: a letter refused for now is retried 10 times, over about a day",
+    )
+
+    def sending_options(self) -> dict[str, Any]:
+        return {
+            "pace_hours": self.pace_hours.data,
+            "office_hours": bool(self.office_hours.data),
+            "deadline": self.deadline.data,
+        }
+
+    def fill_sending_options(
+        self, pace_hours: int | None, office_hours: bool, deadline: datetime | None
+    ) -> None:
+        self.pace_hours.data = pace_hours
+        self.office_hours.data = office_hours
+        self.deadline.data = deadline.astimezone(UTC).replace(tzinfo=None) if deadline else None
 
     def validate_joint_to(self, field: Field) -> None:
         self._ids(field)

@@ -20,6 +20,7 @@ def upgrade():
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
         batch_op.add_column(sa.Column('pace_hours', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('office_hours', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column('deadline', sa.DateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('claim_token', sa.String(length=32), nullable=True))
@@ -36,5 +37,6 @@ def downgrade():
         batch_op.drop_column('claim_token')
 
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
+        batch_op.drop_column('deadline')
         batch_op.drop_column('office_hours')
         batch_op.drop_column('pace_hours')
