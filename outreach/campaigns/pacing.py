@@ -21,6 +21,7 @@ as an attempt.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -32,6 +33,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from redis import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 MAX_INLINE_WAIT = 10.0  # seconds a worker thread waits for a slot before deferring the letter
 MARGIN = 1.02
@@ -157,19 +161,33 @@ class Pacer:
         interval = pace_hours * 3600 / max(letters, 1)
         return self.reserve(f"campaign:{campaign_id}", interval)
 
+    def acquire_relay(self, hold_seconds: float, poll: float = 0.05) -> str:
+        """One of the relay's `relay_concurrency` places, for one SMTP transaction; returns the
+        holder to give back. The place expires after `hold_seconds` in case this process dies
+        holding it. Raises RedisError when Redis cannot be reached."""
+        holder = uuid.uuid4().hex
+        hold_ms = int(hold_seconds * 1000)
+        while not self._acquire(
+            keys=[KEY_PREFIX + "relay"], args=[self.relay_concurrency, hold_ms, holder]
+        ):
+            time.sleep(poll)
+        return holder
+
+    def release_relay(self, holder: str) -> None:
+        """Give a place back; if Redis is unreachable, it expires by itself."""
+        try:
+            self.redis.zrem(KEY_PREFIX + "relay", holder)
+        except RedisError as exc:
+            log.warning("could not give a relay place back (%s); it will expire", exc)
+
     @contextmanager
     def relay(self, hold_seconds: float, poll: float = 0.05) -> Iterator[None]:
-        """One of the relay's `relay_concurrency` places, for one SMTP transaction. The place
-        expires after `hold_seconds` in case this process dies holding it."""
-        holder = uuid.uuid4().hex
-        key = KEY_PREFIX + "relay"
-        hold_ms = int(hold_seconds * 1000)
-        while not self._acquire(keys=[key], args=[self.relay_concurrency, hold_ms, holder]):
-            time.sleep(poll)
+        """`acquire_relay` and `release_relay` around a block."""
+        holder = self.acquire_relay(hold_seconds, poll)
         try:
             yield
         finally:
-            self.redis.zrem(key, holder)
+            self.release_relay(holder)
 
 
 def estimated_seconds(

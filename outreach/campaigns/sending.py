@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
+from redis.exceptions import RedisError
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
@@ -147,6 +148,28 @@ def claim(
         else:
             delivery.message_id = new_message_id(sender_domain)
     return claimed
+
+
+def unclaim(session: Session, ids: Sequence[int], *, token: str) -> list[int]:
+    """Give back letters this worker holds and has not dispatched, as they were: `queued`,
+    unclaimed, the claim not counted as an attempt. The reconciler enqueues them again."""
+    return list(
+        session.scalars(
+            update(Delivery)
+            .where(
+                Delivery.id.in_(list(ids)),
+                Delivery.state == S.QUEUED.value,
+                Delivery.claim_token == token,
+            )
+            .values(
+                claim_token=None,
+                lease_expires_at=None,
+                attempts=Delivery.attempts - 1,
+                updated_at=utcnow(),
+            )
+            .returning(Delivery.id)
+        )
+    )
 
 
 def dispatch(session: Session, ids: Sequence[int], *, token: str, actor: str) -> list[int]:
@@ -456,7 +479,9 @@ def send_batch(
             units.setdefault(group_key or f"#{delivery_id}", []).append(delivery_id)
 
     released: list[int] = []  # paced back this batch, for spreading their next attempts
-    for ids in units.values():
+    pending = list(units.values())
+    while pending:
+        ids = pending.pop(0)
         with db.transaction() as session:
             deliveries = list(
                 session.scalars(
@@ -491,8 +516,25 @@ def send_batch(
                 continue
             session.expunge_all()  # the ORM objects are read below, outside this transaction
 
+        place = None
         if pacer is not None:
-            slot, why = _pace(pacer, unit, parts)
+            # Pace first, then a place at the relay, both before dispatch: without Redis the
+            # limits cannot be kept, and the letters must still be `queued` (never `sending`,
+            # which would make them uncertain) when the batch gives up.
+            try:
+                slot, why = _pace(pacer, unit, parts)
+                if slot.reserved:
+                    if slot.wait > 0:
+                        time.sleep(slot.wait)
+                    place = pacer.acquire_relay(relay_hold)
+            except RedisError as exc:
+                log.warning("pacing unavailable (%s): batch given back unsent", exc)
+                with db.transaction() as session:
+                    freed = unclaim(
+                        session, [i for unit_ids in [ids, *pending] for i in unit_ids], token=token
+                    )
+                report.count("given back", len(freed))
+                break
             if not slot.reserved:
                 # Spread what this batch puts back, so that it does not all come back at once.
                 until = utcnow() + timedelta(seconds=slot.wait + len(released) * 0.5)
@@ -501,16 +543,23 @@ def send_batch(
                 released += moved
                 report.count("paced", len(moved))
                 continue
-            if slot.wait > 0:
-                time.sleep(slot.wait)
 
-        with db.transaction() as session:
-            sendable = dispatch(session, ids, token=token, actor=actor)
-        if not sendable:  # paused, cancelled, or taken over after an expired claim
-            continue
-        recipients = [d.email for d in unit.deliveries if d.id in sendable]
-        assert unit.message is not None
-        outcomes = _send(transport, pacer, relay_hold, unit.message, envelope_from, recipients)
+        try:
+            with db.transaction() as session:
+                sendable = dispatch(session, ids, token=token, actor=actor)
+            if not sendable:  # paused, cancelled, or taken over after an expired claim
+                continue
+            recipients = [d.email for d in unit.deliveries if d.id in sendable]
+            assert unit.message is not None
+            if len(recipients) == 1:
+                outcomes = {
+                    recipients[0]: transport.send(unit.message, envelope_from, recipients[0])
+                }
+            else:
+                outcomes = transport.send_to_all(unit.message, envelope_from, recipients)
+        finally:
+            if place is not None and pacer is not None:
+                pacer.release_relay(place)
         with db.transaction() as session:
             for delivery in session.scalars(
                 select(Delivery).where(Delivery.id.in_(sendable)).order_by(Delivery.id)
@@ -524,24 +573,3 @@ def send_batch(
             _finish_campaign_if_done(session, campaign_id)
     log.info("batch of %d: %s", report.claimed, report.outcomes)
     return report
-
-
-def _send(
-    transport: SmtpTransport,
-    pacer: Pacer | None,
-    relay_hold: float,
-    message: EmailMessage | bytes,
-    return_path: str,
-    recipients: list[str],
-) -> dict[str, SendOutcome]:
-    """One SMTP transaction, within one of the relay's places when there is a limit."""
-
-    def send() -> dict[str, SendOutcome]:
-        if len(recipients) == 1:
-            return {recipients[0]: transport.send(message, return_path, recipients[0])}
-        return transport.send_to_all(message, return_path, recipients)
-
-    if pacer is None:
-        return send()
-    with pacer.relay(relay_hold):
-        return send()
