@@ -13,9 +13,10 @@ checks what it made: 100,000 deliveries, 100,000 events, 2,000 messages in the q
 
 The limit measured in the same run, on the same database, is a bare bulk INSERT of the same
 100,000 delivery rows into the same table in one transaction (PostgreSQL: COPY; SQLite: one
-DB-API executemany), for a second draft campaign, deleted again before the launch. The parts of
-the launch are timed alone too (reading the audience, the check of every copy) so that a reader
-sees where the time goes.
+DB-API executemany), for a second draft campaign, deleted again before the launch. Two parts of
+the launch are timed inside it (reading the audience, `services._recipients`; the check of every
+copy, `lint_campaign`), so that a reader sees where the time goes; the rest is the rows, the
+events, reading the ids back and enqueueing after the commit.
 
 PostgreSQL: the benchmark creates its own database (default `bench_launch`, on the local server)
 and drops it at the end; it never touches the test suite's database `test`.
@@ -28,10 +29,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,14 +57,10 @@ from bench.common import (
     report,
     scratch_postgres,
 )
-from contacts.audience import Audience
 from outreach import create_app
 from outreach.campaigns import services
-from outreach.campaigns.letters import letter_meta
 from outreach.campaigns.models import Campaign, Delivery, DeliveryEvent
 from outreach.extensions import get_db
-from outreach.letters.lint import lint_campaign
-from outreach.letters.render import CampaignLetter
 
 TARGET_SECONDS = 10.0
 BATCH = 50
@@ -145,19 +144,31 @@ def bare_insert(app: Flask, campaign_id: int) -> float:
     return seconds
 
 
-def timed_parts(app: Flask, campaign_id: int) -> tuple[float, float]:
-    """The audience read alone, and the check of every copy alone, as launch does them."""
-    with app.app_context(), get_db().transaction() as session:
-        campaign = session.get(Campaign, campaign_id)
-        assert campaign is not None
-        start = time.perf_counter()
-        contacts = Audience.from_dict(campaign.audience).contacts(session)
-        audience = time.perf_counter() - start
-        start = time.perf_counter()
-        letter = CampaignLetter(campaign.letter_sources(), campaign.default_language)
-        lint_campaign(letter, letter_meta(campaign), contacts)
-        check = time.perf_counter() - start
-    return audience, check
+@contextlib.contextmanager
+def timing_inside(module: Any, names: list[str]) -> Iterator[dict[str, float]]:
+    """Time the calls `launch` makes to these functions of its module, by wrapping them for the
+    duration of the block (a name the module no longer has is left out of the report)."""
+    spent: dict[str, float] = {}
+    originals = {name: getattr(module, name) for name in names if hasattr(module, name)}
+
+    def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - start
+
+        return timed
+
+    for name, fn in originals.items():
+        setattr(module, name, wrap(name, fn))
+    try:
+        yield spent
+    finally:
+        for name, fn in originals.items():
+            setattr(module, name, fn)
 
 
 def run_backend(backend: str, database_url: str, officials: int, redis_url: str) -> Result:
@@ -179,12 +190,13 @@ def run_backend(backend: str, database_url: str, officials: int, redis_url: str)
             assert campaign is not None
             digest = services.lint(session, campaign).digest  # staff read it: not timed
 
-        start = time.perf_counter()
-        with db.transaction() as session:
-            result = services.launch(
-                session, campaign_id, actor="bench", batch_size=BATCH, confirm_warnings=digest
-            )
-        launch = time.perf_counter() - start
+        with timing_inside(services, ["_recipients", "lint_campaign"]) as parts:
+            start = time.perf_counter()
+            with db.transaction() as session:
+                result = services.launch(
+                    session, campaign_id, actor="bench", batch_size=BATCH, confirm_warnings=digest
+                )
+            launch = time.perf_counter() - start
 
         with db.transaction() as session:
             deliveries = session.scalar(
@@ -195,7 +207,7 @@ def run_backend(backend: str, database_url: str, officials: int, redis_url: str)
         expected_batches = -(-officials // BATCH)
         assert result.deliveries == deliveries == events == officials, (result, deliveries, events)
         assert result.batches == queued == expected_batches, (result, queued)
-        audience, check = timed_parts(app, campaign_id)
+        audience, check = parts.get("_recipients", 0.0), parts.get("lint_campaign", 0.0)
         db.dispose()
     client.flushdb()
     client.close()
@@ -230,19 +242,23 @@ def main() -> None:
 
     n = args.officials
     print(f"launch of one campaign to {n:,} officials (the reference letter), batches of {BATCH}")
+    print(f"machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} at the end")
     for r in results:
         print(f"{r.backend}: directory of {n:,} officials loaded in {r.load:.1f} s")
         report(f"  bare bulk INSERT of {n:,} deliveries (limit)", r.bare, "s", r.bare, "the limit")
-        report("  launch (check, deliveries, events, enqueue)", r.launch, "s", r.bare, "the limit")
+        report("  launch (audience, check, rows, enqueue)", r.launch, "s", r.bare, "the limit")
         report("  launch against the target", r.launch, "s", TARGET_SECONDS, "target")
         print(f"{'':<44} {n / r.launch:,.0f} deliveries/s")
-        print("  parts alone, and their share of the launch:")
+        print("  its parts (timed inside the launch), and their share of it:")
+        rest = r.launch - r.audience - r.check
         for title, seconds in [
             ("    reading the audience (ORM contacts)", r.audience),
             ("    the check of every copy (lint_campaign)", r.check),
-            ("    the rest: rows, events, ids, enqueue", r.launch - r.audience - r.check),
+            ("    the rest: rows, events, ids, enqueue", rest),
         ]:
             print(f"{title:<44} {seconds:>10.2f} s    {seconds / r.launch:4.0%}")
+        report("  launch without the check of every copy", r.launch - r.check, "s", TARGET_SECONDS,
+               "target")  # fmt: skip
 
 
 if __name__ == "__main__":
