@@ -197,6 +197,17 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def exit_cleanly_on_signals() -> None:
+    """SIGTERM, and SIGINT even in a background job (which starts with SIGINT ignored), raise
+    in the main thread, so that every `finally` stops what the benchmark started."""
+
+    def leave(signum: int, _frame: Any) -> None:
+        raise SystemExit(f"stopped by signal {signum}")
+
+    signal.signal(signal.SIGTERM, leave)
+    signal.signal(signal.SIGINT, leave)
+
+
 def stop_process(proc: subprocess.Popen[bytes], extra_pids: Sequence[int] = ()) -> None:
     """Stop a child the benchmark started, by its pid: SIGTERM, then SIGKILL after 15 s; then
     any of `extra_pids` (its own children, read before) that outlived it."""

@@ -51,6 +51,7 @@ from bench.common import (
     BENCH_FROM,
     BENCH_RETURN_PATH,
     REFERENCE_SIGNATORIES,
+    exit_cleanly_on_signals,
     insert_officials,
     private_redis,
     reference_letter,
@@ -232,6 +233,7 @@ def main() -> None:
     parser.add_argument("--backends", default="postgresql,sqlite")
     parser.add_argument("--postgresql-url", default=DEFAULT_POSTGRESQL)
     args = parser.parse_args()
+    exit_cleanly_on_signals()
 
     results = []
     folder = Path(tempfile.mkdtemp(prefix="outreach-launch-"))
