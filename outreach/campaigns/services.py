@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, insert, literal, select
+from sqlalchemy import Integer, String, Table, bindparam, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from contacts.audience import Audience, AudienceError
@@ -288,22 +290,89 @@ def launch(
         + [(c, "cc", group) for c in plan.cc]
         + [(c, "copy" if plan.addressees else "individual", None) for c in plan.copies]
     )
+    _insert_deliveries(session, campaign.id, rows, now)
+    _insert_first_events(session, campaign.id, now, actor)
+    made = session.execute(
+        select(Delivery.id, Delivery.group_key)
+        .where(Delivery.campaign_id == campaign.id)
+        .order_by(Delivery.id)
+    ).all()
+    # The joint message's deliveries travel in one job of their own (one SMTP transaction).
+    grouped = [delivery_id for delivery_id, key in made if key]
+    if grouped:
+        defer(session, SEND_BATCH, grouped)
+    singles = [delivery_id for delivery_id, key in made if not key]
+    batches = [singles[i : i + batch_size] for i in range(0, len(singles), batch_size)]
+    for batch in batches:
+        defer(session, SEND_BATCH, batch)
+    campaign.status = CampaignStatus.SENDING.value
+    campaign.launched_at = now
+    return LaunchResult(
+        deliveries=len(singles) + len(grouped), batches=len(batches) + (1 if grouped else 0)
+    )
+
+
+def _insert_deliveries(
+    session: Session, campaign_id: int, rows: list[tuple[Contact, str, str | None]], now: datetime
+) -> None:
+    """One queued delivery per (contact, role, group key), in bulk, with the address as it is now.
+
+    On PostgreSQL the rows travel as four arrays in one INSERT ... SELECT FROM unnest(...): a
+    single statement, as fast as COPY here. Elsewhere one executemany of the table's INSERT.
+    (The ORM's bulk insert, used before, sent one statement per row through psycopg's pipeline:
+    for 100,000 deliveries on PostgreSQL, rows, events and ids took about 5 s, now about 3 s
+    (bench/launch_bench.py). Multi-row VALUES ... RETURNING, 1,000 rows and 9,000 named
+    parameters a statement, were slower still: psycopg converts each such long query anew.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        source = (
+            func.unnest(
+                bindparam("contact_ids", [c.id for c, _, _ in rows], type_=ARRAY(Integer)),
+                bindparam("emails", [c.email for c, _, _ in rows], type_=ARRAY(String)),
+                bindparam("roles", [role for _, role, _ in rows], type_=ARRAY(String)),
+                bindparam("group_keys", [key for _, _, key in rows], type_=ARRAY(String)),
+            )
+            .table_valued("contact_id", "email", "role", "group_key")
+            .render_derived()
+        )
+        session.execute(
+            insert(Delivery).from_select(
+                ["campaign_id", "contact_id", "email", "state", "role", "group_key", "attempts",
+                 "created_at", "updated_at"],
+                select(
+                    literal(campaign_id),
+                    source.c.contact_id,
+                    source.c.email,
+                    literal(DeliveryState.QUEUED.value),
+                    source.c.role,
+                    source.c.group_key,
+                    literal(0),
+                    literal(now),
+                    literal(now),
+                ),
+            )
+        )  # fmt: skip
+        return
     session.execute(
-        insert(Delivery),
+        insert(cast(Table, Delivery.__table__)),
         [
             {
-                "campaign_id": campaign.id,
+                "campaign_id": campaign_id,
                 "contact_id": c.id,
                 "email": c.email,
                 "state": DeliveryState.QUEUED.value,
                 "role": role,
                 "group_key": group_key,
+                "attempts": 0,
                 "created_at": now,
                 "updated_at": now,
             }
             for c, role, group_key in rows
         ],
     )
+
+
+def _insert_first_events(session: Session, campaign_id: int, now: datetime, actor: str) -> None:
+    """The `launched` event of every new delivery, in one INSERT ... SELECT on the database."""
     session.execute(
         insert(DeliveryEvent).from_select(
             ["delivery_id", "at", "to_state", "actor", "detail"],
@@ -313,33 +382,8 @@ def launch(
                 literal(DeliveryState.QUEUED.value),
                 literal(actor),
                 literal("launched"),
-            ).where(Delivery.campaign_id == campaign.id),
+            ).where(Delivery.campaign_id == campaign_id),
         )
-    )
-    # The joint message's deliveries travel in one job of their own (one SMTP transaction).
-    grouped = list(
-        session.scalars(
-            select(Delivery.id)
-            .where(Delivery.campaign_id == campaign.id, Delivery.group_key.is_not(None))
-            .order_by(Delivery.id)
-        )
-    )
-    if grouped:
-        defer(session, SEND_BATCH, grouped)
-    ids = list(
-        session.scalars(
-            select(Delivery.id)
-            .where(Delivery.campaign_id == campaign.id, Delivery.group_key.is_(None))
-            .order_by(Delivery.id)
-        )
-    )
-    batches = [ids[i : i + batch_size] for i in range(0, len(ids), batch_size)]
-    for batch in batches:
-        defer(session, SEND_BATCH, batch)
-    campaign.status = CampaignStatus.SENDING.value
-    campaign.launched_at = now
-    return LaunchResult(
-        deliveries=len(ids) + len(grouped), batches=len(batches) + (1 if grouped else 0)
     )
 
 
