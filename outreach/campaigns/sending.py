@@ -17,6 +17,7 @@ The order of steps is what makes "never twice, never lost" hold:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -56,30 +57,6 @@ class BatchReport:
 
     def count(self, state: str, n: int = 1) -> None:
         self.outcomes[state] = self.outcomes.get(state, 0) + n
-
-
-def record_transition(
-    session: Session,
-    delivery: Delivery,
-    target: DeliveryState,
-    *,
-    actor: str,
-    smtp_code: int | None = None,
-    detail: str | None = None,
-) -> None:
-    """Move one delivery to `target` and append the event; raises TransitionError if not allowed."""
-    check_transition(delivery.state, target)
-    session.add(
-        DeliveryEvent(
-            delivery_id=delivery.id,
-            from_state=delivery.state,
-            to_state=target.value,
-            actor=actor,
-            smtp_code=smtp_code,
-            detail=detail,
-        )
-    )
-    delivery.state = target.value
 
 
 def _events(
@@ -270,33 +247,40 @@ def _backoff(attempts: int) -> timedelta:
 
 
 def record_outcome(
-    session: Session, delivery: Delivery, outcome: SendOutcome, *, actor: str
+    session: Session, delivery_id: int, attempts: int, outcome: SendOutcome, *, actor: str
 ) -> str:
+    """The outcome of one dispatched letter: its state, SMTP reply and event (Core statements:
+    this runs once per letter)."""
     now = utcnow()
-    delivery.last_smtp_code = outcome.code
-    delivery.last_smtp_text = outcome.text[:2000]
-    delivery.lease_expires_at = None
-    delivery.claim_token = None
-    if outcome.kind == "sent":
-        record_transition(
-            session, delivery, S.SENT, actor=actor, smtp_code=outcome.code, detail=outcome.text
-        )
-        delivery.sent_at = now
-    elif outcome.kind == "permanent":
-        record_transition(
-            session, delivery, S.FAILED, actor=actor, smtp_code=outcome.code, detail=outcome.text
-        )
-    elif outcome.kind == "uncertain":
+    target = {
+        "sent": S.SENT,
+        "permanent": S.FAILED,
         # The server may have the letter: never resent automatically; staff decide.
-        record_transition(
-            session, delivery, S.UNCERTAIN, actor=actor, smtp_code=outcome.code, detail=outcome.text
-        )
-    else:
-        record_transition(
-            session, delivery, S.DEFERRED, actor=actor, smtp_code=outcome.code, detail=outcome.text
-        )
-        delivery.next_attempt_at = now + _backoff(delivery.attempts)
-    return delivery.state
+        "uncertain": S.UNCERTAIN,
+    }.get(outcome.kind, S.DEFERRED)
+    check_transition(S.SENDING, target)
+    values: dict[str, object] = {
+        "state": target.value,
+        "last_smtp_code": outcome.code,
+        "last_smtp_text": outcome.text[:2000],
+        "lease_expires_at": None,
+        "claim_token": None,
+        "updated_at": now,
+    }
+    if target == S.SENT:
+        values["sent_at"] = now
+    elif target == S.DEFERRED:
+        values["next_attempt_at"] = now + _backoff(attempts)
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.state == S.SENDING.value)
+        .values(**values)
+    )
+    _events(
+        session, [delivery_id], S.SENDING, target, now, actor,
+        smtp_code=outcome.code, detail=outcome.text,
+    )  # fmt: skip
+    return target.value
 
 
 def _finish_campaign_if_done(session: Session, campaign_id: int) -> None:
@@ -448,8 +432,10 @@ def send_batch(
     letters: dict[int, _CampaignParts | LetterError] = {}
     campaigns: set[int] = set()
 
-    def parts_for(session: Session, campaign: Campaign) -> _CampaignParts:
+    def parts_for(session: Session | None, campaign: Campaign) -> _CampaignParts:
+        """The campaign's compiled letter (made when the batch is read, with a session)."""
         if campaign.id not in letters:
+            assert session is not None
             try:
                 count = session.scalar(
                     select(func.count()).where(Delivery.campaign_id == campaign.id)
@@ -469,52 +455,56 @@ def send_batch(
             raise parts
         return parts
 
+    # Every claimed letter with its official and campaign, read once for the batch.
     with db.transaction() as session:
-        units: dict[str, list[int]] = {}
-        for delivery_id, group_key in session.execute(
-            select(Delivery.id, Delivery.group_key)
-            .where(Delivery.id.in_(claimed))
-            .order_by(Delivery.id)
-        ):
-            units.setdefault(group_key or f"#{delivery_id}", []).append(delivery_id)
+        loaded = {
+            d.id: d
+            for d in session.scalars(
+                select(Delivery)
+                .options(
+                    joinedload(Delivery.contact),
+                    joinedload(Delivery.campaign).selectinload(Campaign.variants),
+                )
+                .where(Delivery.id.in_(claimed))
+                .order_by(Delivery.id)
+            ).unique()
+        }
+        for campaign in {d.campaign for d in loaded.values()}:
+            with contextlib.suppress(LetterError):  # kept in `letters`: its letters fail below
+                parts_for(session, campaign)
+        session.expunge_all()  # read below, outside this transaction
+    units: dict[str, list[int]] = {}
+    for delivery in loaded.values():
+        units.setdefault(delivery.group_key or f"#{delivery.id}", []).append(delivery.id)
 
     released: list[int] = []  # paced back this batch, for spreading their next attempts
     pending = list(units.values())
     while pending:
         ids = pending.pop(0)
-        with db.transaction() as session:
-            deliveries = list(
-                session.scalars(
-                    select(Delivery)
-                    .options(
-                        joinedload(Delivery.contact),
-                        joinedload(Delivery.campaign).selectinload(Campaign.variants),
-                    )
-                    .where(Delivery.id.in_(ids))
-                    .order_by(Delivery.id)
-                )
-            )
-            unit = _Unit(deliveries, deliveries[0].campaign)
-            campaigns.add(unit.campaign.id)
-            # Bounces and replies to a joint message are found by its first delivery (the
-            # others share its Message-ID and group).
-            marker = deliveries[0].id
-            reply_to = identity.reply_to_for(marker) if identity else None
-            envelope_from = identity.return_path_for(marker) if identity else return_path
-            try:
-                parts = parts_for(session, unit.campaign)
-                if deliveries[0].group_key:
+        deliveries = [loaded[i] for i in ids]
+        unit = _Unit(deliveries, deliveries[0].campaign)
+        campaigns.add(unit.campaign.id)
+        # Bounces and replies to a joint message are found by its first delivery (the
+        # others share its Message-ID and group).
+        marker = deliveries[0].id
+        reply_to = identity.reply_to_for(marker) if identity else None
+        envelope_from = identity.return_path_for(marker) if identity else return_path
+        try:
+            parts = parts_for(None, unit.campaign)
+            if deliveries[0].group_key:
+                with db.transaction() as session:
                     message = _build_joint(session, unit, parts, default_from, reply_to)
-                else:
-                    message = _build_single(deliveries[0], parts, default_from, reply_to)
-                unit.message = identity.finalize(message) if identity else message
-            except (LetterError, HeaderError, DkimSigningError) as exc:
+                    session.expunge_all()
+            else:
+                message = _build_single(deliveries[0], parts, default_from, reply_to)
+            unit.message = identity.finalize(message) if identity else message
+        except (LetterError, HeaderError, DkimSigningError) as exc:
+            with db.transaction() as session:
                 failed = _fail_undispatched(
                     session, ids, token=token, actor=actor, detail=f"not sent: {exc}"
                 )
-                report.count(S.FAILED.value, len(failed))
-                continue
-            session.expunge_all()  # the ORM objects are read below, outside this transaction
+            report.count(S.FAILED.value, len(failed))
+            continue
 
         place = None
         if pacer is not None:
@@ -561,12 +551,14 @@ def send_batch(
             if place is not None and pacer is not None:
                 pacer.release_relay(place)
         with db.transaction() as session:
-            for delivery in session.scalars(
-                select(Delivery).where(Delivery.id.in_(sendable)).order_by(Delivery.id)
-            ):
-                report.count(
-                    record_outcome(session, delivery, outcomes[delivery.email], actor=actor)
-                )
+            for delivery in unit.deliveries:
+                if delivery.id in sendable:
+                    outcome = outcomes[delivery.email]
+                    report.count(
+                        record_outcome(
+                            session, delivery.id, delivery.attempts, outcome, actor=actor
+                        )
+                    )
 
     with db.transaction() as session:
         for campaign_id in campaigns:
