@@ -296,12 +296,12 @@ def campaigns_lint(campaign_id: int, show: int) -> None:
     from outreach.campaigns.models import Campaign
     from outreach.campaigns.services import CampaignError, lint
 
-    session = get_db().session
-    campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise click.ClickException(f"there is no campaign {campaign_id}")
     try:
-        report = lint(session, campaign, default_from=get_settings().mail_from)
+        with get_db().transaction() as session:  # the check is remembered for the launch
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None:
+                raise click.ClickException(f"there is no campaign {campaign_id}")
+            report = lint(session, campaign, default_from=get_settings().mail_from)
     except CampaignError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{campaign.name}: {report.summary()}")
@@ -338,6 +338,7 @@ def campaigns_launch(campaign_id: int, confirm: str | None) -> None:
                 actor="cli",
                 batch_size=get_settings().send_batch_size,
                 confirm_warnings=confirm,
+                default_from=get_settings().mail_from,
             )
     except CampaignError as exc:
         raise click.ClickException(str(exc)) from exc

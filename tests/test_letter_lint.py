@@ -121,3 +121,85 @@ def test_in_the_console_warnings_are_read_on_the_check_page_and_confirmed_to_lau
     )
     assert ticked.headers["Location"] == f"/campaigns/{campaign_id}"
     assert count_rows(app, Delivery) == 6
+
+
+def _stored_check(app: Flask, campaign_id: int) -> str:
+    """Run the check as the check page does (remembered, committed); its digest."""
+    with app.app_context(), get_db().transaction() as session:
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign is not None
+        report = services.lint(session, campaign)
+        assert campaign.check_digest == report.digest
+        assert campaign.check_errors == 0
+        return report.digest
+
+
+def _launch(app: Flask, campaign_id: int, digest: str | None) -> services.LaunchResult:
+    with app.app_context(), get_db().transaction() as session:
+        return services.launch(
+            session, campaign_id, actor="t", batch_size=10, confirm_warnings=digest
+        )
+
+
+def _copies_checked_at_launch(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the copies the launch itself renders for its check."""
+    checked: list[int] = []
+    real = services.lint_campaign
+
+    def counting(*args: object, **kwargs: object) -> services.LintReport:
+        report = real(*args, **kwargs)  # type: ignore[arg-type]
+        checked.append(report.recipients)
+        return report
+
+    monkeypatch.setattr(services, "lint_campaign", counting)
+    return checked
+
+
+def test_launch_trusts_the_check_staff_ran_while_nothing_it_read_has_changed(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the check page's check, launch renders no copy again (for 100,000 officials that
+    was most of its time): the stored digest stands for the warnings, and a wrong one is still
+    refused."""
+    campaign_id = draft_campaign(app, {"countries": ["MT"]}, body="Dear Member,\n\nPlease act.")
+    digest = _stored_check(app, campaign_id)
+    checked = _copies_checked_at_launch(monkeypatch)
+    with pytest.raises(services.WarningsNotConfirmed):
+        _launch(app, campaign_id, "0" * 16)
+    assert _launch(app, campaign_id, digest).deliveries == 6
+    assert checked == []
+    assert count_rows(app, Delivery) == 6
+
+
+@pytest.mark.parametrize("change", ["contact edited", "contact re-imported", "letter edited"])
+def test_a_change_since_the_check_makes_launch_check_every_copy_again(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """An official edited in the console, updated by an import (bulk UPDATE), or the letter
+    changed after the check: the stored verdict no longer applies, launch checks all six copies
+    itself, and a copy that now fails the check stops the launch."""
+    from sqlalchemy import select, update
+
+    from contacts.models import Contact
+
+    campaign_id = draft_campaign(app, {"countries": ["MT"]}, body="{{ salutation }}\n\nPlease act.")
+    digest = _stored_check(app, campaign_id)
+    with app.app_context(), get_db().transaction() as session:
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign is not None
+        first = session.scalars(
+            select(Contact).where(Contact.country_code == "MT").order_by(Contact.id)
+        ).first()
+        assert first is not None
+        if change == "contact edited":
+            first.position = "Member of the European Parliament (edited)"
+        elif change == "contact re-imported":
+            session.execute(update(Contact), [{"id": first.id, "organisation": "Renamed"}])
+        else:
+            campaign.body_template = "{{ salutation }}\n\nPlease act now."
+    checked = _copies_checked_at_launch(monkeypatch)
+    monkeypatch.setattr(lint_module, "MAX_MESSAGE_BYTES", 100)
+    with pytest.raises(services.CampaignError, match=r"found 6 error\(s\)"):
+        _launch(app, campaign_id, digest)
+    assert checked == [6]
+    assert count_rows(app, Delivery) == 0

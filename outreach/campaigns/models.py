@@ -52,6 +52,15 @@ class Campaign(TimestampMixin, Base):
     deadline: Mapped[datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     launched_at: Mapped[datetime | None]
+    # The last check of every copy (outreach.letters.lint) staff ran: the fingerprint of what it
+    # read (the letter, the sender, each recipient's id, address and last change), the digest of
+    # its findings and their counts. Launch trusts it while the fingerprint still matches instead
+    # of rendering every copy again (outreach.campaigns.services.launch).
+    check_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    check_digest: Mapped[str | None] = mapped_column(String(16))
+    check_errors: Mapped[int | None]
+    check_warnings: Mapped[int | None]
+    checked_at: Mapped[datetime | None]
 
     deliveries: Mapped[list[Delivery]] = relationship(
         back_populates="campaign", lazy="raise_on_sql"

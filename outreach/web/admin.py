@@ -473,6 +473,7 @@ def campaign_launch(campaign_id: int) -> ResponseReturnValue:
             actor=f"user:{current_user.id} {current_user.email}",
             batch_size=get_settings().send_batch_size,
             confirm_warnings=confirmed,
+            default_from=get_settings().mail_from,
         )
     except services.WarningsNotConfirmed as exc:
         session.rollback()

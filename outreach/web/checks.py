@@ -24,7 +24,11 @@ def campaign_check(campaign_id: int) -> ResponseReturnValue:
     report = None
     try:
         report = services.lint(session, campaign, default_from=get_settings().mail_from)
+        # A GET that writes: the check is remembered so that launch (the button below) need not
+        # render every copy again. It changes nothing staff see, and the next check replaces it.
+        session.commit()
     except services.CampaignError as exc:
+        session.rollback()
         error = str(exc)
     return render_template(
         "admin/check.html",
