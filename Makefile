@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 LINT_PATHS := outreach contacts workers tests $(wildcard bench)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format clean compose-check
+.PHONY: help run test lint format clean compose-check bench
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ lint: $(STAMP) ## ruff and mypy
 format: $(STAMP) ## Apply ruff's formatting and safe fixes
 	$(BIN)/ruff format $(LINT_PATHS)
 	$(BIN)/ruff check --fix $(LINT_PATHS)
+
+bench: $(STAMP) ## Run every benchmark (loopback only, stops by itself; BENCH_ARGS=--quick for a first look)
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 compose-check: ## Validate compose.yaml (needs Debian's docker-compose; no engine)
 	OUTREACH_SECRET_KEY=$${OUTREACH_SECRET_KEY:-config-check} docker-compose -f compose.yaml config --quiet
