@@ -63,7 +63,7 @@ def run_one(name: str, script: str, args: list[str], logs: Path) -> Outcome:
     print(f"--- {name}: {' '.join(command[1:])}  (log: {log_path})", flush=True)
     start = time.perf_counter()
     with log_path.open("w") as log:
-        child = subprocess.Popen(  # noqa: S603 - our own scripts, fixed arguments
+        child = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT
         )
         try:
