@@ -20,6 +20,7 @@ def register_blueprints(app: Flask) -> None:
     from outreach.web.health import bp as health_bp
     from outreach.web.imports import bp as imports_bp
     from outreach.web.public import bp as public_bp
+    from outreach.web.signatures import bp as signatures_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
@@ -28,6 +29,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(drive_bp)
     app.register_blueprint(directory_bp)
     app.register_blueprint(imports_bp)
+    app.register_blueprint(signatures_bp)
     app.register_blueprint(health_bp)
     # Public: the campaign pages supporters sign on (no sign-in; see outreach.web.public).
     app.register_blueprint(public_bp)
