@@ -79,7 +79,8 @@ def test_a_signature_counts_only_after_the_link_in_its_mail_is_confirmed(
     assert _signatures(app)[0].state == "pending"
     assert _confirm(client, link) == 302
     [sig] = _signatures(app)
-    assert sig.state == "confirmed" and sig.confirmed_at is not None
+    assert sig.state == "confirmed"
+    assert sig.confirmed_at is not None
     assert sig.confirmation_sent_at is not None
     assert client.get("/c/free-them/count.json").get_json() == {
         "confirmed": 1,
@@ -108,7 +109,8 @@ def test_signing_again_never_makes_a_second_signature_and_mails_at_most_once_an_
     _sign(client)
     [sig] = _signatures(app)
     assert count_rows(app, Signature) == 1
-    assert sig.confirmation_requested_at is not None and first_request is not None
+    assert sig.confirmation_requested_at is not None
+    assert first_request is not None
     assert sig.confirmation_requested_at > first_request
 
 
@@ -134,7 +136,8 @@ def test_the_honeypot_answers_like_success_but_stores_nothing(
     public_campaign(app)
     configure(app, sign_min_seconds=0)
     status, page = _sign(client, website="https://spam.example")
-    assert status == 200 and "check your inbox" in page
+    assert status == 200
+    assert "check your inbox" in page
     assert count_rows(app, Signature) == 0
 
 
@@ -157,14 +160,16 @@ def test_field_errors_are_next_to_their_fields_in_the_page_language(
     configure(app, sign_min_seconds=0)
     page = client.get("/c/free-them", headers={"Accept-Language": "de-DE,de;q=0.9"})
     html = page.get_data(as_text=True)
-    assert '<html lang="de">' in html and "Brief unterschreiben" in html
+    assert '<html lang="de">' in html
+    assert "Brief unterschreiben" in html
     resp = client.post(
         "/c/free-them?lang=fr",
         data=signing_data(form_token(html), email_address="not an address", consent=""),
     )
     assert resp.status_code == 400
     text = resp.get_data(as_text=True)
-    assert 'id="email-error">Cette adresse e-mail n' in text and "est pas valide." in text
+    assert 'id="email-error">Cette adresse e-mail n' in text
+    assert "est pas valide." in text
     assert 'id="consent-error">Votre signature nécessite' in text
     assert 'aria-describedby="email-hint email-error"' in text
     assert count_rows(app, Signature) == 0
@@ -178,16 +183,19 @@ def test_names_and_comments_are_plain_text_escaped_on_every_page(
     evil = '<script>alert("x")</script>\r\nBcc: x@example.org'
     _sign(client, name=evil, comment="<img src=x onerror=alert(1)>")
     [sig] = _signatures(app)
-    assert "\n" not in sig.name and "\r" not in sig.name
+    assert "\n" not in sig.name
+    assert "\r" not in sig.name
     with app.app_context(), get_db().transaction() as session:
         from outreach.supporters.signing import confirm
 
         confirm(session, sig.id)
     public = client.get("/c/free-them").get_data(as_text=True)
-    assert "<script>alert" not in public and "&lt;script&gt;" in public
+    assert "<script>alert" not in public
+    assert "&lt;script&gt;" in public
     staff = login("admin")  # type: ignore[operator]
     console = staff.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
-    assert "<script>alert" not in console and "<img src=x" not in console
+    assert "<script>alert" not in console
+    assert "<img src=x" not in console
 
 
 def test_rate_limits_per_ip_and_per_address_answer_429(app: Flask, client: FlaskClient) -> None:
@@ -280,7 +288,8 @@ def test_the_privacy_notice_consented_to_is_stored_word_for_word(
     [sig] = _signatures(app)
     with app.app_context():
         notice = get_db().session.get(PrivacyNotice, sig.privacy_notice_sha256)
-        assert notice is not None and notice.text == "Version one."
+        assert notice is not None
+        assert notice.text == "Version one."
 
 
 def test_the_letter_shows_only_confirmed_cosigners_and_names_only_of_those_who_agreed(
