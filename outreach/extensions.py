@@ -1,10 +1,15 @@
-"""Binding the extensions to an app: database, job dispatch, login, CSRF and migrations."""
+"""Binding the extensions to an app: database, job dispatch, login, CSRF, migrations, the
+languages of the public pages (Flask-Babel) and the rate limits of the public form
+(Flask-Limiter, in Redis)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
@@ -18,6 +23,14 @@ from outreach.settings import Settings
 login_manager = LoginManager()
 csrf = CSRFProtect()
 migrate = Migrate()
+babel = Babel()
+# One limiter for the process; init_app points it at the app's Redis. The limits themselves are
+# on the public views (outreach.web.public), read from the settings at each request.
+limiter = Limiter(key_func=get_remote_address, strategy="fixed-window")
+PUBLIC_LANGUAGES = ("en", "fr", "de")
+# A signature is a few hundred bytes: the public pages refuse bodies above this at once, before
+# the rate limiter reads the form (the console keeps the app-wide 20 MB for imports).
+PUBLIC_MAX_BODY = 16 * 1024
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -31,7 +44,8 @@ def import_models() -> None:
     """Import every model module so that Base.metadata knows every table."""
     import contacts.models  # noqa: F401
     import outreach.accounts.models
-    import outreach.campaigns.models  # noqa: F401
+    import outreach.campaigns.models
+    import outreach.supporters.models  # noqa: F401
 
 
 def init_app(app: Flask, settings: Settings) -> None:
@@ -46,6 +60,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     login_manager.login_message = "Please sign in to see this page."
     login_manager.session_protection = "strong"
     csrf.init_app(app)
+    init_public_extensions(app, settings)
     migrate.init_app(app, _MigrationTarget(), directory=str(MIGRATIONS_DIR), render_as_batch=True)
 
     from outreach.accounts.models import User
@@ -57,6 +72,36 @@ def init_app(app: Flask, settings: Settings) -> None:
         except ValueError:
             return None
         return user if user is not None and user.active else None
+
+
+def select_locale() -> str:
+    """The page's language: an explicit ?lang= (the switch on the page), else the browser's."""
+    asked = request.args.get("lang", "")
+    if asked in PUBLIC_LANGUAGES:
+        return asked
+    return request.accept_languages.best_match(PUBLIC_LANGUAGES) or "en"
+
+
+def init_public_extensions(app: Flask, settings: Settings) -> None:
+    babel.init_app(
+        app, locale_selector=select_locale, default_translation_directories="translations"
+    )
+
+    @app.before_request
+    def _small_public_bodies() -> None:
+        # Before the limiter's own before_request (registered below), which may read the form.
+        if request.blueprint == "public":
+            request.max_content_length = PUBLIC_MAX_BODY
+
+    app.config.update(
+        RATELIMIT_STORAGE_URI=settings.effective_redis_url,
+        RATELIMIT_KEY_PREFIX="outreach-limits",
+        # Redis down: let supporters sign rather than fail the form; the burst check (in the
+        # database) still holds floods for review.
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    limiter.init_app(app)
 
 
 def get_db() -> Database:

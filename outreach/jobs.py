@@ -33,6 +33,8 @@ class Job:
 
 SEND_BATCH = Job("send_batch", "sending")
 RECONCILE = Job("reconcile", "maintenance")
+# A supporter's confirmation or reminder: args (signature id, "confirm" | "reminder").
+SIGNATURE_MAIL = Job("signature_mail", "supporters")
 
 Dispatcher = Callable[[Job, tuple[Any, ...]], None]
 

@@ -120,6 +120,36 @@ class Settings:
             "Seconds between reconciler passes (retries, lost jobs, expired leases); 0 turns it off."
         ),
     )
+    sign_rate_per_ip: str = field(
+        default="30/hour;10/minute",
+        metadata=_meta(
+            "Most signatures one IP address may submit on the public pages (Flask-Limiter syntax, "
+            "`;` between limits); empty: no limit."
+        ),
+    )
+    sign_rate_per_address: str = field(
+        default="5/hour",
+        metadata=_meta("Most submissions with one e-mail address; empty: no limit."),
+    )
+    sign_burst: str = field(
+        default="10/10",
+        metadata=_meta(
+            "`N/M`: from the N+1st signature of one campaign from one source (IP hash) within M "
+            "minutes on, signatures are held for review instead of counted; empty: off."
+        ),
+    )
+    sign_min_seconds: float = field(
+        default=3.0,
+        metadata=_meta(
+            "Seconds a person needs at least to fill the signing form (bots are faster)."
+        ),
+    )
+    check_deliverability: bool = field(
+        default=False,
+        metadata=_meta(
+            "Look up the DNS of a supporter's e-mail domain when they sign (slower, needs DNS)."
+        ),
+    )
     admin_email: str = field(
         default="admin@example.org",
         metadata=_meta("E-mail of the first admin, created by `flask setup` (run by `make run`)."),
@@ -195,6 +225,8 @@ class Settings:
     def validate(self) -> None:
         if self.env not in {"development", "production"}:
             raise ValueError(f"OUTREACH_ENV must be development or production, not {self.env!r}")
+        if self.sign_burst.strip():
+            burst_limit(self.sign_burst)  # raises ValueError naming the setting
         if self.send_batch_size < 1:
             raise ValueError("OUTREACH_SEND_BATCH_SIZE must be at least 1")
         from outreach.mail.message import HeaderError, parse_address
@@ -216,6 +248,20 @@ class Settings:
                     + ", ".join("OUTREACH_" + m.upper() for m in missing)
                     + " to be set"
                 )
+
+
+def burst_limit(value: str) -> tuple[int, int] | None:
+    """OUTREACH_SIGN_BURST as (signatures, minutes), or None when off."""
+    if not value.strip():
+        return None
+    count, _, minutes = value.partition("/")
+    try:
+        parsed = int(count), int(minutes)
+    except ValueError:
+        parsed = (0, 0)
+    if parsed[0] < 1 or parsed[1] < 1:
+        raise ValueError(f"OUTREACH_SIGN_BURST={value!r} is not N/M (signatures/minutes)")
+    return parsed
 
 
 def _coerce(type_name: Any, raw: str, name: str) -> Any:

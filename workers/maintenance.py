@@ -20,6 +20,7 @@ from outreach.campaigns.reconcile import reconcile
 from outreach.db import Database
 from outreach.jobs import RECONCILE, broker_dispatcher
 from outreach.settings import Settings
+from outreach.supporters.sweep import sweep_signatures
 
 log = logging.getLogger(__name__)
 LOCK_KEY = "outreach:reconcile-lock"
@@ -69,6 +70,11 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, Any]:
             report = reconcile(session, batch_size=settings.send_batch_size)
         if report.uncertain or report.retried or report.failed or report.requeued:
             log.info("reconciler: %s", report)
+        # Supporters' reminders and lost confirmation mails ride on the same timer.
+        with db.transaction() as session:
+            swept = sweep_signatures(session)
+        if swept.reminders or swept.requeued:
+            log.info("signatures: %s", swept)
 
     actor = dramatiq.actor(
         broker=broker,

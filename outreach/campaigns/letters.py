@@ -22,6 +22,7 @@ from outreach.letters.render import (
     signatory_views,
 )
 from outreach.mail.message import HeaderError, parse_address
+from outreach.supporters.cosigners import cosigners_for
 
 _LANGUAGE = re.compile(r"^[a-z]{2}(?:-[A-Z]{2})?$")
 _URL = re.compile(r"^https?://\S+$")
@@ -133,13 +134,19 @@ def copy_for(
     try:
         return letter.render(
             joint.addressees[0] if joint.message else contact,
-            letter_meta(campaign, default_from=default_from),
+            letter_meta(campaign, default_from=default_from, cosigners=_cosigners(campaign)),
             email=email,
             language=language,
             joint=joint,
         )
     except LetterError as exc:
         raise LetterCheckError(str(exc)) from exc
+
+
+def _cosigners(campaign: Campaign) -> CosignersView:
+    """The confirmed co-signers as the letter shows them now (none without a session)."""
+    session = object_session(campaign)
+    return cosigners_for(session, campaign) if session is not None else CosignersView()
 
 
 def _require_draft(campaign: Campaign) -> None:

@@ -61,6 +61,14 @@ class Campaign(TimestampMixin, Base):
     check_errors: Mapped[int | None]
     check_warnings: Mapped[int | None]
     checked_at: Mapped[datetime | None]
+    # The public campaign page (outreach.web.public) at /c/<slug>: shown while a slug is set; the
+    # signing form only while signing is open. `cosigner_display` is what the letter may show of
+    # the confirmed signatures (outreach.supporters.models.CosignerDisplay).
+    slug: Mapped[str | None] = mapped_column(String(80), unique=True)
+    signing_open: Mapped[bool] = mapped_column(default=False)
+    signature_goal: Mapped[int | None]
+    cosigner_display: Mapped[str] = mapped_column(String(8), default="none")
+    privacy_notice: Mapped[str | None] = mapped_column(Text)
 
     deliveries: Mapped[list[Delivery]] = relationship(
         back_populates="campaign", lazy="raise_on_sql"

@@ -32,6 +32,7 @@ from outreach.campaigns.states import DeliveryState
 from outreach.jobs import SEND_BATCH, defer
 from outreach.letters.lint import LintReport, lint_campaign
 from outreach.letters.render import CampaignLetter, LetterMeta, RenderedCopy
+from outreach.supporters.cosigners import cosigners_for
 
 
 class CampaignError(ValueError):
@@ -292,7 +293,9 @@ def lint(session: Session, campaign: Campaign, *, default_from: str = "") -> Lin
     remembered on a draft (its fingerprint, digest and counts) for launch; the caller commits."""
     letter = _checked(campaign)
     plan = _recipients(session, campaign)
-    meta = letter_meta(campaign, default_from=default_from)
+    meta = letter_meta(
+        campaign, default_from=default_from, cosigners=cosigners_for(session, campaign)
+    )
     report = lint_campaign(
         letter, meta, cast(list[Contact], plan.copies), joint_addressees=plan.addressees
     )
@@ -368,7 +371,12 @@ def launch(
     _checked(campaign)
     plan = _recipients(session, campaign, as_rows=True)
     verdict = _check_for_launch(
-        session, campaign, letter_meta(campaign, default_from=default_from), plan
+        session,
+        campaign,
+        letter_meta(
+            campaign, default_from=default_from, cosigners=cosigners_for(session, campaign)
+        ),
+        plan,
     )
     if verdict.warnings and confirm_warnings != verdict.digest:
         raise WarningsNotConfirmed(

@@ -1,7 +1,8 @@
-"""Blueprints: auth (sign in/out), admin (the console), dev (the captured-mail viewer), health.
+"""Blueprints: auth (sign in/out), admin (the console), dev (the captured-mail viewer), health,
+public (the campaign pages supporters sign on).
 
 Views are thin: they parse input with a form, call one service, and render. Every blueprint other
-than auth and health requires a signed-in user; tests walk the URL map to prove it.
+than auth, health and public requires a signed-in user; tests walk the URL map to prove it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ def register_blueprints(app: Flask) -> None:
     from outreach.web.drive import bp as drive_bp
     from outreach.web.health import bp as health_bp
     from outreach.web.imports import bp as imports_bp
+    from outreach.web.public import bp as public_bp
+    from outreach.web.signatures import bp as signatures_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
@@ -26,7 +29,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(drive_bp)
     app.register_blueprint(directory_bp)
     app.register_blueprint(imports_bp)
+    app.register_blueprint(signatures_bp)
     app.register_blueprint(health_bp)
+    # Public: the campaign pages supporters sign on (no sign-in; see outreach.web.public).
+    app.register_blueprint(public_bp)
 
     from outreach.web.filters import register_filters
 

@@ -25,11 +25,15 @@ from outreach.campaigns.states import DeliveryState
 from outreach.campaigns.testsend import send_test
 from outreach.extensions import get_db, get_settings
 from outreach.letters.render import CONTEXT_DOC, FILTERS_DOC, choose_language
+from outreach.supporters import review as signatures
+from outreach.supporters.models import SignatureState
 from outreach.web.access import require_login_for, roles_required
 from outreach.web.forms import (
     LETTER_LANGUAGES,
     CampaignForm,
     NewVariantForm,
+    PublicPageForm,
+    ReviewForm,
     TestSendForm,
     VariantForm,
     language_name,
@@ -221,8 +225,23 @@ def campaign_detail(campaign_id: int) -> ResponseReturnValue:
             )
         except services.CampaignError as exc:
             preview_error = str(exc)
+    public_form = PublicPageForm(
+        formdata=None,
+        slug=campaign.slug,
+        signing_open=campaign.signing_open,
+        signature_goal=campaign.signature_goal,
+        cosigner_display=campaign.cosigner_display,
+        privacy_notice=campaign.privacy_notice,
+    )
+    signature_state = request.args.get("signatures") or ""
     return render_template(
         "admin/campaign.html",
+        public_form=public_form,
+        review_form=ReviewForm(),
+        signature_counts=signatures.state_counts(session, campaign.id),
+        signature_list=signatures.signatures(session, campaign.id, state=signature_state),
+        signature_state=signature_state,
+        signature_states=[s.value for s in SignatureState],
         campaign=campaign,
         audience=audience,
         audience_count=audience_count,

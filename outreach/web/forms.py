@@ -279,3 +279,38 @@ class SavedAudienceForm(FlaskForm):
         validators=[Length(max=20_000)],
         description="contact ids, comma-separated",
     )
+
+
+class PublicPageForm(FlaskForm):
+    """A campaign's public page (/c/<slug>): whether supporters can sign, and what the letter
+    shows of them (outreach.supporters.review.set_public_settings checks the rest)."""
+
+    slug = StringField(
+        "Address of the public page: /c/…",
+        validators=[Length(max=80)],
+        description="lower-case letters, digits and hyphens, e.g. free-the-fishermen; empty: no public page",
+    )
+    signing_open = BooleanField("Supporters can sign")
+    signature_goal = IntegerField(
+        "Goal (signatures)", validators=[Optional(), NumberRange(min=1, max=100_000_000)]
+    )
+    cosigner_display = SelectField(
+        "The letter shows its co-signers",
+        choices=[
+            SelectChoice("none", "not at all"),
+            SelectChoice("count", "as a number ({{ cosigners.count }})"),
+            SelectChoice("names", "by name, those who agreed ({{ cosigners.names }})"),
+            SelectChoice("both", "the number and the names"),
+        ],
+        default="none",
+    )
+    privacy_notice = TextAreaField(
+        "Privacy notice",
+        validators=[Length(max=20_000)],
+        description="shown next to the form; supporters consent to it and its exact text is stored "
+        "with each signature. Empty: the built-in notice, in the page's language.",
+    )
+
+
+class ReviewForm(FlaskForm):
+    """Approve or reject one signature held for review (the button's value)."""

@@ -1,0 +1,224 @@
+"""The public campaign pages: /c/<slug> (the letter, its signatories, the counter and the
+signing form), /c/<slug>/embed (the same for a partner's iframe), the confirmation link, and
+/c/<slug>/count.json for the counter's progressive enhancement. No sign-in, no cookie needed.
+
+Protections: the form's signed token (CSRF and minimum fill time, see public_forms), a honeypot,
+rate limits per IP and per address in Redis (Flask-Limiter), a 16 kB body limit, and the burst
+rule of outreach.supporters.signing. Names and comments are plain text, escaped by Jinja.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from outreach.campaigns.models import Campaign
+from outreach.extensions import PUBLIC_LANGUAGES, csrf, get_db, get_settings, limiter
+from outreach.settings import burst_limit
+from outreach.supporters.cosigners import named_cosigners
+from outreach.supporters.models import CosignerDisplay, Signature
+from outreach.supporters.signing import SignatureInput, confirm, confirmed_count, ip_hash, sign
+from outreach.supporters.tokens import ConfirmationTokens
+from outreach.web.public_forms import ConfirmForm, SignForm, aria
+from outreach.web.public_letter import privacy_notice_text, public_letter
+
+bp = Blueprint("public", __name__, url_prefix="/c")
+# The form carries its own signed token (public_forms.SignedFormCSRF): no session cookie exists
+# in a partner's iframe for Flask-WTF's token to be checked against.
+csrf.exempt(bp)
+
+NAMES_SHOWN = 100
+
+_PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; base-uri 'none'; object-src 'none'"
+)
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    # Only the embed may be framed (by any site: partners put it in their pages); every other
+    # public page refuses frames (clickjacking a signature).
+    embed = request.endpoint == "public.embed"
+    ancestors = "*" if embed else "'none'"
+    response.headers["Content-Security-Policy"] = f"{_PAGE_CSP}; frame-ancestors {ancestors}"
+    if not embed:
+        response.headers["X-Frame-Options"] = "DENY"
+    # The confirmation link's token must not leak to another site through Referer.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@bp.context_processor
+def _page_language() -> dict[str, Any]:
+    return {"language": str(get_locale() or "en"), "lang_args": _lang_args(), "aria": aria}
+
+
+def _campaign(slug: str) -> Campaign:
+    campaign = get_db().session.scalar(select(Campaign).where(Campaign.slug == slug))
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+def _client_ip() -> str:
+    # Behind a proxy, configure it to pass the client address (see docs/operations.md).
+    return request.remote_addr or "unknown"
+
+
+def _address_key() -> str:
+    return "sign-address:" + (request.form.get("email") or "").strip().lower()
+
+
+def _limits(setting: str) -> Any:
+    return lambda: getattr(get_settings(), setting) or "1000000/second"
+
+
+def _unlimited(setting: str) -> Any:
+    return lambda: request.method != "POST" or not getattr(get_settings(), setting).strip()
+
+
+def _limited(view: Any) -> Any:
+    view = limiter.limit(
+        _limits("sign_rate_per_ip"),
+        key_func=_client_ip,
+        scope="sign-ip",
+        exempt_when=_unlimited("sign_rate_per_ip"),
+    )(view)
+    return limiter.limit(
+        _limits("sign_rate_per_address"),
+        key_func=_address_key,
+        scope="sign-address",
+        exempt_when=_unlimited("sign_rate_per_address"),
+    )(view)
+
+
+def _lang_args() -> dict[str, str]:
+    lang = request.args.get("lang", "")
+    return {"lang": lang} if lang in PUBLIC_LANGUAGES else {}
+
+
+def _page(campaign: Campaign, form: SignForm | None, *, embed: bool, **extra: Any) -> str:
+    session = get_db().session
+    language = str(get_locale() or "en")
+    show_names = campaign.cosigner_display in {CosignerDisplay.NAMES, CosignerDisplay.BOTH}
+    return render_template(
+        "public/embed.html" if embed else "public/campaign.html",
+        campaign=campaign,
+        form=form,
+        letter=public_letter(campaign, language),
+        notice=privacy_notice_text(campaign),
+        count=confirmed_count(session, campaign.id),
+        names=named_cosigners(session, campaign.id, NAMES_SHOWN) if show_names else [],
+        endpoint="public.embed" if embed else "public.campaign",
+        **extra,
+    )
+
+
+def _campaign_page(slug: str, *, embed: bool) -> ResponseReturnValue:
+    campaign = _campaign(slug)
+    form = SignForm(campaign.id) if campaign.signing_open else None
+    if request.method == "GET" or form is None:
+        if request.method == "POST":
+            return _page(campaign, None, embed=embed, closed=True), 409
+        return _page(campaign, form, embed=embed, confirmed=request.args.get("confirmed") == "1")
+    valid = form.validate()
+    if form.csrf_failed:
+        return render_template("public/refused.html", campaign=campaign), 400
+    if form.honeypot_filled:
+        # Answer as if it worked: a bot learns nothing, and nothing is stored or sent.
+        return _page(campaign, None, embed=embed, thanks="new")
+    if (form.fill_seconds or 0) < get_settings().sign_min_seconds:
+        form.form_errors.append(
+            _("That was very fast. Please check your details and send the form again.")
+        )
+        # The form is shown again as filled, with a new token (each rendering makes one).
+        return _page(campaign, form, embed=embed), 400
+    if not valid:
+        return _page(campaign, form, embed=embed), 400
+    settings = get_settings()
+    session = get_db().session
+    result = sign(
+        session,
+        campaign,
+        SignatureInput(
+            name=form.name.data or "",
+            email=form.normalised_email,
+            country=form.country.data or "",
+            organisation=form.organisation.data or "",
+            comment=form.comment.data or "",
+            updates_opt_in=bool(form.updates.data),
+            named=bool(form.named.data),
+            language=str(get_locale() or "en"),
+            privacy_notice=privacy_notice_text(campaign),
+        ),
+        source=ip_hash(settings.secret_key, _client_ip()),
+        burst=burst_limit(settings.sign_burst),
+    )
+    session.commit()
+    # A held signature is told the same as a new one: the sender of a burst learns nothing.
+    return _page(
+        campaign, None, embed=embed, thanks="again" if result.outcome == "again" else "new"
+    )
+
+
+@bp.route("/<slug>", methods=["GET", "POST"])
+@_limited
+def campaign(slug: str) -> ResponseReturnValue:
+    return _campaign_page(slug, embed=False)
+
+
+@bp.route("/<slug>/embed", methods=["GET", "POST"])
+@_limited
+def embed(slug: str) -> ResponseReturnValue:
+    return _campaign_page(slug, embed=True)
+
+
+@bp.route("/<slug>/confirm/<token>", methods=["GET", "POST"])
+def confirm_signature(slug: str, token: str) -> ResponseReturnValue:
+    """GET shows a button; its POST confirms (mail scanners open links, but press no buttons)."""
+    campaign = _campaign(slug)
+    session = get_db().session
+    read = ConfirmationTokens(get_settings().secret_key).read(token)
+    signature = session.get(Signature, read[0]) if read else None
+    if (
+        read is None
+        or signature is None
+        or signature.campaign_id != campaign.id
+        or not ConfirmationTokens.matches(read[1], signature.email)
+    ):
+        return render_template("public/confirm.html", campaign=campaign, invalid=True), 404
+    form = ConfirmForm(campaign.id)
+    if request.method == "POST":
+        if not form.validate():
+            return render_template("public/refused.html", campaign=campaign), 400
+        confirm(session, signature.id)
+        session.commit()
+        target: dict[str, Any] = {"slug": campaign.slug, "confirmed": "1", **_lang_args()}
+        return redirect(url_for("public.campaign", **target))
+    return render_template(
+        "public/confirm.html",
+        campaign=campaign,
+        form=form,
+        signature=signature,
+        invalid=False,
+    )
+
+
+@bp.get("/<slug>/count.json")
+def count(slug: str) -> ResponseReturnValue:
+    campaign = _campaign(slug)
+    response = {
+        "confirmed": confirmed_count(get_db().session, campaign.id),
+        "goal": campaign.signature_goal,
+        "open": campaign.signing_open,
+    }
+    return response

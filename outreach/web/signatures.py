@@ -1,0 +1,81 @@
+"""The console's side of supporters: a campaign's public page settings, and the review of
+signatures held as part of a burst (the list itself is on the campaign page)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from outreach.campaigns.models import Campaign
+from outreach.extensions import get_db
+from outreach.supporters import review as signatures
+from outreach.supporters.review import review as review_service
+from outreach.web.access import require_login_for, roles_required
+from outreach.web.admin import EDITORS, _first_error
+from outreach.web.forms import PublicPageForm, ReviewForm
+
+bp = Blueprint("signatures", __name__)
+require_login_for(bp)
+
+
+@bp.post("/campaigns/<int:campaign_id>/public")
+@roles_required(*EDITORS)
+def public_page(campaign_id: int) -> ResponseReturnValue:
+    """Save the public page's settings (any status: signing may open or close at any time)."""
+    session = get_db().session
+    campaign = session.get(Campaign, campaign_id) or abort(404)
+    form = PublicPageForm()
+    back = url_for("admin.campaign_detail", campaign_id=campaign.id) + "#supporters"
+    if not form.validate_on_submit():
+        flash(f"Public page not saved: {_first_error(form)}", "error")
+        return redirect(back)
+    try:
+        signatures.set_public_settings(
+            session,
+            campaign,
+            signatures.PublicSettings(
+                slug=form.slug.data,
+                signing_open=bool(form.signing_open.data),
+                signature_goal=form.signature_goal.data,
+                cosigner_display=form.cosigner_display.data or "none",
+                privacy_notice=form.privacy_notice.data,
+            ),
+        )
+    except signatures.PublicSettingsError as exc:
+        session.rollback()
+        flash(f"Public page not saved: {exc}", "error")
+        return redirect(back)
+    session.commit()
+    flash("Public page saved.", "success")
+    return redirect(back)
+
+
+@bp.post("/campaigns/<int:campaign_id>/signatures/<int:signature_id>/review")
+@roles_required(*EDITORS)
+def review(campaign_id: int, signature_id: int) -> ResponseReturnValue:
+    """Approve (a confirmation mail goes out) or reject a signature held for review."""
+    session = get_db().session
+    back = url_for("admin.campaign_detail", campaign_id=campaign_id, signatures="held")
+    form = ReviewForm()
+    action = request.form.get("action")
+    if not form.validate_on_submit() or action not in {"approve", "reject"}:
+        abort(400)
+    done = review_service(
+        session,
+        campaign_id,
+        signature_id,
+        approve=action == "approve",
+        actor=f"user:{current_user.id} {current_user.email}",
+    )
+    session.commit()
+    if done:
+        flash(
+            "Signature approved: a confirmation mail is on its way."
+            if action == "approve"
+            else "Signature rejected: it will never count.",
+            "success",
+        )
+    else:
+        flash("That signature is no longer waiting for review.", "info")
+    return redirect(back + "#supporters")
