@@ -31,7 +31,8 @@ def import_models() -> None:
     """Import every model module so that Base.metadata knows every table."""
     import contacts.models  # noqa: F401
     import outreach.accounts.models
-    import outreach.campaigns.models  # noqa: F401
+    import outreach.campaigns.models
+    import outreach.tracking.models  # noqa: F401
 
 
 def init_app(app: Flask, settings: Settings) -> None:
