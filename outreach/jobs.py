@@ -33,6 +33,9 @@ class Job:
 
 SEND_BATCH = Job("send_batch", "sending")
 RECONCILE = Job("reconcile", "maintenance")
+# One stored inbound message (outreach.tracking): its own queue, so a flood of bounces never
+# waits behind a drive's sending jobs, nor holds them up.
+PROCESS_INBOUND = Job("process_inbound", "inbound")
 
 Dispatcher = Callable[[Job, tuple[Any, ...]], None]
 

@@ -110,14 +110,15 @@ def detect_bounce(msg: Message) -> BounceReport:
 
 
 def looks_like_bounce(msg: Message) -> bool:
-    """Signs of an automated delivery report: the sender, the subject, a null return path."""
+    """Signs of a delivery report: the sender, the subject, the headers an MTA adds. (A null
+    return path alone is not one: auto-replies are sent with it too, as RFC 3834 asks.)"""
     sender = header(msg, "From")
     subject = header(msg, "Subject")
     return_path = header(msg, "Return-Path")
     return bool(
         _BOUNCE_SENDER.search(sender)
         or _BOUNCE_SUBJECT.search(subject)
-        or return_path.strip() in {"<>", "<MAILER-DAEMON>"}
+        or return_path.strip() == "<MAILER-DAEMON>"
         or header(msg, "X-Failed-Recipients")
         or msg.get_content_type() == "multipart/report"
     )

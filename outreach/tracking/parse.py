@@ -144,7 +144,7 @@ def body_text(msg: Message, *, skip_attached: bool = True) -> str:
     attached messages (a bounce's returned letter, a reply's forwarded one) when asked."""
     plain: str | None = None
     html_text: str | None = None
-    inside_attached = set()
+    inside_attached: set[int] = set()
     for part in walk(msg):
         if part.get_content_type() in {"message/rfc822", "text/rfc822-headers"}:
             inside_attached.update(id(p) for p in _descendants(part))

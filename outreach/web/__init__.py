@@ -18,6 +18,7 @@ def register_blueprints(app: Flask) -> None:
     from outreach.web.drive import bp as drive_bp
     from outreach.web.health import bp as health_bp
     from outreach.web.imports import bp as imports_bp
+    from outreach.web.inbound import bp as inbound_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
@@ -27,6 +28,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(directory_bp)
     app.register_blueprint(imports_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(inbound_bp)
 
     from outreach.web.filters import register_filters
 
