@@ -42,7 +42,9 @@ def family(name: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("corpus", nargs="?", type=Path, default=ROOT.parent / "shared/data/bounces/sisimai")
+    parser.add_argument(
+        "corpus", nargs="?", type=Path, default=ROOT.parent / "shared/data/bounces/sisimai"
+    )
     parser.add_argument("--misses", action="store_true", help="list every missed row")
     args = parser.parse_args()
     rows = list(csv.DictReader((args.corpus / "expected_results.csv").open()))
@@ -50,7 +52,9 @@ def main() -> None:
     for row in rows:
         by_file[row["file"]].append(row)
     for path in sorted((args.corpus / "not_bounce").glob("*.eml")):
-        by_file[f"not_bounce/{path.name}"].append({"file": path.name, "reason": "not_bounce", "hardbounce": "False"})
+        by_file[f"not_bounce/{path.name}"].append(
+            {"file": path.name, "reason": "not_bounce", "hardbounce": "False"}
+        )
 
     totals = Counter()
     misses: dict[str, Counter[str]] = defaultdict(Counter)
@@ -76,7 +80,9 @@ def main() -> None:
             totals["bounce_ok"] += ok
             if not ok:
                 misses[family(name)]["bounce?"] += 1
-                listed.append(f"{name}#{i + 1}: expected {row['reason']}, found {result.kind} ({result.detected_by})")
+                listed.append(
+                    f"{name}#{i + 1}: expected {row['reason']}, found {result.kind} ({result.detected_by})"
+                )
             if not (expected_bounce and found_bounce and failures):
                 continue
             totals["bounces"] += 1
@@ -87,7 +93,9 @@ def main() -> None:
             else:
                 failure = failures[min(i, len(failures) - 1)]
                 misses[family(name)]["hard/soft"] += 1
-                listed.append(f"{name}#{i + 1}: expected {row['reason']} hard={expected_hard}, found {failure.reason} hard={failure.hard} [{failure.status}] {failure.diagnostic[:120]!r}")
+                listed.append(
+                    f"{name}#{i + 1}: expected {row['reason']} hard={expected_hard}, found {failure.reason} hard={failure.hard} [{failure.status}] {failure.diagnostic[:120]!r}"
+                )
             if found_reason[row["reason"]] > 0:
                 found_reason[row["reason"]] -= 1
                 totals["reason_ok"] += 1
@@ -95,12 +103,21 @@ def main() -> None:
                 misses[family(name)]["reason"] += 1
     elapsed = time.perf_counter() - started
     expected_bounces = sum(
-        1 for rs in by_file.values() for r in rs if r["reason"] not in NOT_BOUNCE_REASONS | {"not_bounce"}
+        1
+        for rs in by_file.values()
+        for r in rs
+        if r["reason"] not in NOT_BOUNCE_REASONS | {"not_bounce"}
     )
     print(f"corpus: {args.corpus} ({len(by_file)} files, {totals['rows']} rows, {elapsed:.1f} s)")
-    print(f"bounce vs not bounce: {totals['bounce_ok']}/{totals['rows']} = {totals['bounce_ok'] / totals['rows']:.1%}")
-    print(f"hard vs soft:         {totals['hard_ok']}/{expected_bounces} = {totals['hard_ok'] / expected_bounces:.1%} (of every expected bounce; {totals['bounces']} found as bounces)")
-    print(f"reason agrees:        {totals['reason_ok']}/{expected_bounces} = {totals['reason_ok'] / expected_bounces:.1%}")
+    print(
+        f"bounce vs not bounce: {totals['bounce_ok']}/{totals['rows']} = {totals['bounce_ok'] / totals['rows']:.1%}"
+    )
+    print(
+        f"hard vs soft:         {totals['hard_ok']}/{expected_bounces} = {totals['hard_ok'] / expected_bounces:.1%} (of every expected bounce; {totals['bounces']} found as bounces)"
+    )
+    print(
+        f"reason agrees:        {totals['reason_ok']}/{expected_bounces} = {totals['reason_ok'] / expected_bounces:.1%}"
+    )
     print()
     print(f"{'family':28} {'bounce?':>8} {'hard/soft':>10} {'reason':>8}")
     for fam, counter in sorted(misses.items(), key=lambda kv: -sum(kv[1].values())):

@@ -133,7 +133,9 @@ class Settings:
     )
     inbound_host: str = field(
         default="127.0.0.1",
-        metadata=_meta("Address the inbound SMTP/LMTP endpoint (`flask inbound serve`) listens on."),
+        metadata=_meta(
+            "Address the inbound SMTP/LMTP endpoint (`flask inbound serve`) listens on."
+        ),
     )
     inbound_port: int = field(
         default=8026, metadata=_meta("Port of the inbound SMTP/LMTP endpoint.")

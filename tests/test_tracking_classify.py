@@ -23,7 +23,8 @@ def test_the_sample_covers_the_main_families_hard_and_soft() -> None:
     least 30 formats, the two messages that are not bounces, an auto-reply and a complaint."""
     kinds = [row["kind"] for row in SAMPLES]
     assert len(SAMPLES) >= 60
-    assert kinds.count("hard_bounce") >= 25 and kinds.count("soft_bounce") >= 25
+    assert kinds.count("hard_bounce") >= 25
+    assert kinds.count("soft_bounce") >= 25
     assert {"reply", "auto_reply", "complaint"} <= set(kinds)
     assert len({row["file"].rsplit("-", 1)[0] for row in SAMPLES}) >= 30
     assert (DATA / "LICENSE").exists()
@@ -52,12 +53,21 @@ def _mail(headers: str, body: str) -> bytes:
         ("From: a@ep.eu\nSubject: Re: letter\nX-Autoreply: yes", "Thanks."),
         ("From: a@ep.eu\nSubject: Re: letter\nX-Autorespond: 1", "Thanks."),
         ("From: a@ep.eu\nSubject: Re: letter\nPrecedence: auto_reply", "Thanks."),
-        ("From: a@ep.eu\nSubject: Abwesenheitsnotiz: Ihr Brief", "Ich bin bis Montag nicht im Büro."),
+        (
+            "From: a@ep.eu\nSubject: Abwesenheitsnotiz: Ihr Brief",
+            "Ich bin bis Montag nicht im Büro.",
+        ),
         ("From: a@ep.eu\nSubject: Réponse automatique : votre lettre", "Je suis absent."),
         ("From: a@ep.eu\nSubject: Risposta automatica: lettera", "Sono fuori ufficio."),
         ("From: a@ep.eu\nSubject: Automatyczna odpowiedź", "Jestem poza biurem."),
-        ("From: a@ep.eu\nSubject: Re: letter", "This mailbox is not monitored. Write to the office."),
-        ("From: a@ep.eu\nSubject: Re: letter", "Je suis actuellement absente du bureau jusqu'au 3 mai."),
+        (
+            "From: a@ep.eu\nSubject: Re: letter",
+            "This mailbox is not monitored. Write to the office.",
+        ),
+        (
+            "From: a@ep.eu\nSubject: Re: letter",
+            "Je suis actuellement absente du bureau jusqu'au 3 mai.",
+        ),
         ("From: a@ep.eu\nSubject: Re: letter", "Ik ben momenteel afwezig tot maandag."),
     ],
 )
@@ -79,14 +89,19 @@ def test_a_french_reply_keeps_what_the_mep_wrote_and_folds_the_quoted_letter() -
     result = classify_bytes(raw)
     assert result.kind == InboundKind.REPLY
     assert result.reply_text.startswith("Madame, Monsieur,")
-    assert "Marie Dupont" in result.reply_text and "Nous vous écrivons" not in result.reply_text
-    assert result.quoted_text.startswith("Le lun. 3 nov.") and "Nous vous écrivons" in result.quoted_text
+    assert "Marie Dupont" in result.reply_text
+    assert "Nous vous écrivons" not in result.reply_text
+    assert result.quoted_text.startswith("Le lun. 3 nov.")
+    assert "Nous vous écrivons" in result.quoted_text
 
 
 def test_outlook_separators_start_the_quote() -> None:
     """Outlook's header block (From/Sent/To/Subject) starts the quoted part."""
-    own, quoted = split_reply("Thank you.\n\nFrom: Coalition\nSent: Monday\nTo: MEP\nSubject: Letter\n\nDear…")
-    assert own == "Thank you." and quoted.startswith("From: Coalition")
+    own, quoted = split_reply(
+        "Thank you.\n\nFrom: Coalition\nSent: Monday\nTo: MEP\nSubject: Letter\n\nDear…"
+    )
+    assert own == "Thank you."
+    assert quoted.startswith("From: Coalition")
 
 
 @settings(max_examples=300, deadline=None)
@@ -102,11 +117,19 @@ def test_the_classifier_never_raises_on_arbitrary_bytes(raw: bytes) -> None:
         st.sampled_from(
             [
                 b"Content-Type: multipart/report; report-type=delivery-status; boundary=x\r\n",
-                b"From: MAILER-DAEMON\r\n", b"Subject: =?utf-8?q?=FF?=\r\n", b"\r\n", b"--x\r\n",
-                b"Content-Type: message/delivery-status\r\n", b"Final-Recipient: rfc822; \xff@\r\n",
-                b"Action: failed\r\nStatus: 5.1.1\r\n", b"Content-Type: message/rfc822\r\n",
-                b"Message-ID: <a@b>\r\n", b"Content-Transfer-Encoding: base64\r\n", b"@@@@\r\n",
-                b"Content-Type: text/plain; charset=nonexistent\r\n", b"--x--\r\n",
+                b"From: MAILER-DAEMON\r\n",
+                b"Subject: =?utf-8?q?=FF?=\r\n",
+                b"\r\n",
+                b"--x\r\n",
+                b"Content-Type: message/delivery-status\r\n",
+                b"Final-Recipient: rfc822; \xff@\r\n",
+                b"Action: failed\r\nStatus: 5.1.1\r\n",
+                b"Content-Type: message/rfc822\r\n",
+                b"Message-ID: <a@b>\r\n",
+                b"Content-Transfer-Encoding: base64\r\n",
+                b"@@@@\r\n",
+                b"Content-Type: text/plain; charset=nonexistent\r\n",
+                b"--x--\r\n",
             ]
         ),
         max_size=40,

@@ -55,7 +55,9 @@ _DELAY_SUBJECT = re.compile(
     r"\(delay\)|delayed|still being retried|warning: message .* delayed|not yet been delivered",
     re.IGNORECASE,
 )
-_ADDRESS_IN_TEXT = re.compile(r"<?([A-Za-z0-9._%+'=/-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24})>?")
+_ADDRESS_IN_TEXT = re.compile(
+    r"<?([A-Za-z0-9._%+'=/-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24})>?"
+)
 _RETURNED_ID = re.compile(r"^\s*Message-ID:\s*(<[^<>\s]{1,250}>)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -160,7 +162,11 @@ def _dsn_recipient_blocks(msg: Message) -> list[Message]:
     out = []
     for part in walk(msg):
         if part.get_content_type() in DSN_TYPES:
-            out += [b for b in _dsn_blocks(part) if b.get("Final-Recipient") or b.get("Original-Recipient")]
+            out += [
+                b
+                for b in _dsn_blocks(part)
+                if b.get("Final-Recipient") or b.get("Original-Recipient")
+            ]
     return out
 
 
@@ -169,15 +175,23 @@ def _dsn_failures(msg: Message, text: str) -> list[Failure]:
     for block in _dsn_recipient_blocks(msg):
         action = header(block, "Action").lower().split(" ")[0] if block.get("Action") else ""
         status = _status(header(block, "Status"))
-        if action in {"delivered", "relayed", "expanded"} or (not action and (status or "").startswith("2")):
+        if action in {"delivered", "relayed", "expanded"} or (
+            not action and (status or "").startswith("2")
+        ):
             continue
         recipient = header(block, "Final-Recipient") or header(block, "Original-Recipient")
         addr = address(recipient.split(";", 1)[-1].strip())
         diagnostic = header(block, "Diagnostic-Code")
         diagnostic = diagnostic.split(";", 1)[1].strip() if ";" in diagnostic[:12] else diagnostic
         if not action:
-            action = "delayed" if (status or "").startswith("4") and _DELAY_SUBJECT.search(header(msg, "Subject")) else "failed"
-        failures.append(_failure(addr, "delayed" if action == "delayed" else "failed", status, diagnostic, text))
+            action = (
+                "delayed"
+                if (status or "").startswith("4") and _DELAY_SUBJECT.search(header(msg, "Subject"))
+                else "failed"
+            )
+        failures.append(
+            _failure(addr, "delayed" if action == "delayed" else "failed", status, diagnostic, text)
+        )
     return failures
 
 
@@ -232,7 +246,15 @@ def _flufl_failures(msg: Message, text: str) -> list[Failure]:
     for raw_addr in sorted(temporary - permanent):
         addr = address(raw_addr.decode("utf-8", "replace"))
         if addr:
-            failures.append(_failure(addr, "delayed" if _DELAY_SUBJECT.search(header(msg, "Subject")) else "failed", None, "", text))
+            failures.append(
+                _failure(
+                    addr,
+                    "delayed" if _DELAY_SUBJECT.search(header(msg, "Subject")) else "failed",
+                    None,
+                    "",
+                    text,
+                )
+            )
     return failures
 
 

@@ -41,7 +41,8 @@ def classify(msg: Message) -> Classification:
         detected_by="",
         from_address=address(header(msg, "From")),
         subject=header(msg, "Subject")[:2000],
-        in_reply_to=message_ids(header(msg, "In-Reply-To")) + message_ids(header(msg, "References")),
+        in_reply_to=message_ids(header(msg, "In-Reply-To"))
+        + message_ids(header(msg, "References")),
     )
     if is_feedback_report(msg):
         result.kind, result.detected_by = InboundKind.COMPLAINT, "arf"

@@ -68,7 +68,11 @@ def bounce_detail(failure: Failure, hard: bool) -> str:
     kind = "hard" if hard else "soft"
     status = f" {failure.status}" if failure.status else ""
     words = " ".join(failure.diagnostic.split())[:300]
-    return f"{kind} bounce ({failure.reason}{status}): {words}" if words else f"{kind} bounce ({failure.reason}{status})"
+    return (
+        f"{kind} bounce ({failure.reason}{status}): {words}"
+        if words
+        else f"{kind} bounce ({failure.reason}{status})"
+    )
 
 
 def apply_bounce(

@@ -59,7 +59,10 @@ class Matcher:
 
     # --- signed addresses ---------------------------------------------------------------------
     def _signed(
-        self, recipients: Sequence[str], base: SignedAddress | None, verify: Callable[[str], int | None]
+        self,
+        recipients: Sequence[str],
+        base: SignedAddress | None,
+        verify: Callable[[str], int | None],
     ) -> tuple[int | None, list[str]]:
         """The id of the first address on `base` whose token verifies, and the forged ones."""
         if base is None:
@@ -80,7 +83,11 @@ class Matcher:
 
     def _note_forged(self, match: Match, forged: list[str], what: str) -> None:
         for addr in forged:
-            log.warning("inbound %s to %s: the token does not verify (forged or altered); ignored", what, addr)
+            log.warning(
+                "inbound %s to %s: the token does not verify (forged or altered); ignored",
+                what,
+                addr,
+            )
             match.notes.append(f"forged or altered {what} token ignored: {addr}")
 
     def unsubscribe(self, recipients: Sequence[str], match: Match) -> None:
@@ -167,4 +174,3 @@ def _pick(
         if delivery.role == "to":
             return delivery
     return candidates[0]
-

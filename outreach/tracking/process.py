@@ -95,7 +95,9 @@ def process_inbound(
     row.state = (InboundState.PROCESSED if matched else InboundState.UNMATCHED).value
     row.processed_at = now
     row.error = None
-    log.info("inbound %s: %s, %s", row.id, kind, f"delivery {row.delivery_id}" if delivery else row.state)
+    log.info(
+        "inbound %s: %s, %s", row.id, kind, f"delivery {row.delivery_id}" if delivery else row.state
+    )
     return Outcome(row.id, row.state, row.kind, row.delivery_id)
 
 

@@ -22,35 +22,95 @@ HARD_REASONS: Final = frozenset({"userunknown", "hostunknown", "hasmoved", "nota
 # beside "user" or "mailbox" (full, disabled, over quota) come before the unknown-user patterns.
 _TEXT: Final[list[tuple[str, str]]] = [
     # The *sender* refused (our domain, our address): nothing to say about the recipient.
-    ("rejected", r"sender address rejected|sender (address )?(is )?(rejected|denied|invalid|refused)|sender rejected|sender verify failed"),
-    ("requireptr", r"reverse (dns|lookup|hostname)|ptr (record|lookup)|no ptr|rdns|cannot find your hostname|client host .{0,80} (has no|without) ptr|not resolve"),
-    ("mailboxfull", r"mailbox (is )?full|over ?quota|quota (exceeded|exceed)|exceeded (the |his |her |its )?(storage|quota)|mailbox size limit|insufficient (disk )?space|mail ?box (has )?exceeded|not enough (storage|space)|user'?s? (mailbox|disk) (is )?(full|over)|mailfolder is full|mailbox has reached|(account|mailbox) is over|full mailbox|boite (aux lettres )?pleine|postfach (ist )?voll|storage quota"),
-    ("suspend", r"(account|mailbox) .{0,40}(is|has been) (disabled|inactive|suspended|deactivated)|(account|mailbox|user|address) (has been |is )?(disabled|suspended|deactivated|inactive|locked|expired|frozen|blocked due to inactivity)|(disabled|suspended|inactive|deactivated) (account|mailbox|user|recipient)|account (is )?not active|mailbox (is )?not (active|activated)|recipient (is )?(suspended|inactive)|no longer (active|in use)"),
-    ("speeding", r"rate limit|receiving mail at a rate|too many recipients this hour|too many (messages|mails|emails)|sending rate|exceeded .{0,30}rate|throttl|temporarily deferred"),
-    ("hasmoved", r"has (been )?moved|(user|recipient|address) (has )?(changed|moved) (address|to)|no longer (valid|with|at|employed)|new (e-?mail )?address is"),
-    ("expired", r"(delivery|message|retry) (time|timeout|period)? ?(has )?(expired|exceeded)|too long in (the )?queue|retry (time|timeout) (not reached|exceeded)|could not be delivered (with|for) (in )?\d+ (day|hour)|giving up|been (in the queue|undeliverable) for|was not delivered .{0,40} (days|hours)|retry timeout exceeded|message expired|unable to deliver .{0,40} within|delivery expired|maximum time|queue time|timed? out .{0,20} (queue|delivery)"),
+    (
+        "rejected",
+        r"sender address rejected|sender (address )?(is )?(rejected|denied|invalid|refused)|sender rejected|sender verify failed",
+    ),
+    (
+        "requireptr",
+        r"reverse (dns|lookup|hostname)|ptr (record|lookup)|no ptr|rdns|cannot find your hostname|client host .{0,80} (has no|without) ptr|not resolve",
+    ),
+    (
+        "mailboxfull",
+        r"mailbox (is )?full|over ?quota|quota (exceeded|exceed)|exceeded (the |his |her |its )?(storage|quota)|mailbox size limit|insufficient (disk )?space|mail ?box (has )?exceeded|not enough (storage|space)|user'?s? (mailbox|disk) (is )?(full|over)|mailfolder is full|mailbox has reached|(account|mailbox) is over|full mailbox|boite (aux lettres )?pleine|postfach (ist )?voll|storage quota",
+    ),
+    (
+        "suspend",
+        r"(account|mailbox) .{0,40}(is|has been) (disabled|inactive|suspended|deactivated)|(account|mailbox|user|address) (has been |is )?(disabled|suspended|deactivated|inactive|locked|expired|frozen|blocked due to inactivity)|(disabled|suspended|inactive|deactivated) (account|mailbox|user|recipient)|account (is )?not active|mailbox (is )?not (active|activated)|recipient (is )?(suspended|inactive)|no longer (active|in use)",
+    ),
+    (
+        "speeding",
+        r"rate limit|receiving mail at a rate|too many recipients this hour|too many (messages|mails|emails)|sending rate|exceeded .{0,30}rate|throttl|temporarily deferred",
+    ),
+    (
+        "hasmoved",
+        r"has (been )?moved|(user|recipient|address) (has )?(changed|moved) (address|to)|no longer (valid|with|at|employed)|new (e-?mail )?address is",
+    ),
+    (
+        "expired",
+        r"(delivery|message|retry) (time|timeout|period)? ?(has )?(expired|exceeded)|too long in (the )?queue|retry (time|timeout) (not reached|exceeded)|could not be delivered (with|for) (in )?\d+ (day|hour)|giving up|been (in the queue|undeliverable) for|was not delivered .{0,40} (days|hours)|retry timeout exceeded|message expired|unable to deliver .{0,40} within|delivery expired|maximum time|queue time|timed? out .{0,20} (queue|delivery)",
+    ),
     # A domain that says it takes no mail (a null MX, RFC 7505, or no MX at all).
-    ("notaccept", r"indicated no smtp service|no mx record found|null mx|does not accept (any )?(mail|e-?mail)"),
-    ("networkerror", r"malformed or unexpected name server reply|dns (timeout|servfail)|temporary dns"),
-    ("hostunknown", r"host (or domain name )?(not found|unknown)|unknown host|domain (name )?(not found|does not exist|is not found|unknown)|no such (domain|host)|name service error|unrouteable (mail )?domain|unrouteable address|domain .{0,60} (has|have) no (mx|mail exchanger)|no (mx|mail exchanger|route) (record )?(for|to) (the )?(domain|host)|(host|domain) (is )?(unreachable|not reachable)|account or domain may not exist|dns (lookup|error|failure)|nxdomain|recipient domain .{0,30}(invalid|unknown)|unknown domain|invalid domain|domain (name )?lookup failed"),
-    ("userunknown", r"user unknown|unknown user|no such (user|mailbox|recipient|account|address|local user)|(user|mailbox|recipient|account|address|addressee)( name)? (does not|doesn't|doesnt|did not|not) (exist|found|known|valid)|(invalid|unknown|bad|non-?existent) (recipient|mailbox|user|address|e-?mail address|destination)|(recipient|mailbox|user|address) (is )?(unknown|invalid|not found|not listed)|invalid final delivery userid|not a valid (mailbox|user|recipient)|no mailbox|mailbox (not found|does not exist)|undeliverable address|does not have an account|address (no longer|not) (exists?|in use)|user (not|doesn't) (found|exist)|unknown (local part|recipient|address)|unrouteable|not our customer|(address|recipient) (could ?n[o']t|cannot|can't) be found|recipient address rejected(: access denied|\.(\s|$))|requested action not taken: mailbox unavailable|not listed in (the )?(public |domino )?(name & address book|directory)|ディレクトリのリストにありません|(?<![a-z] )address rejected(?!:)|no such person|(unknown|invalid) or illegal alias|recipient not found|not listed in|address lookup failed|no valid recipients|user not in (the )?(directory|table)|this user doesn't have|account (does not|doesn't) exist|cannot find the recipient|user doesn't exist|destinataire inconnu|utilisateur inconnu|unbekannt"),
-    ("notaccept", r"does not accept (any )?(mail|e-?mail)|null mx|not accept(ing)? (any )?(mail|e-?mail|messages)|accepts no mail"),
-    ("toomanyconn", r"too many (connections|concurrent|sessions|simultaneous)|connection limit|connection rate"),
-    ("mesgtoobig", r"(message|mail|size) (is )?(too (big|large)|exceeds)|exceeds (the )?(maximum )?(message )?size|message size|size limit|message length exceeds"),
+    (
+        "notaccept",
+        r"indicated no smtp service|no mx record found|null mx|does not accept (any )?(mail|e-?mail)",
+    ),
+    (
+        "networkerror",
+        r"malformed or unexpected name server reply|dns (timeout|servfail)|temporary dns",
+    ),
+    (
+        "hostunknown",
+        r"host (or domain name )?(not found|unknown)|unknown host|domain (name )?(not found|does not exist|is not found|unknown)|no such (domain|host)|name service error|unrouteable (mail )?domain|unrouteable address|domain .{0,60} (has|have) no (mx|mail exchanger)|no (mx|mail exchanger|route) (record )?(for|to) (the )?(domain|host)|(host|domain) (is )?(unreachable|not reachable)|account or domain may not exist|dns (lookup|error|failure)|nxdomain|recipient domain .{0,30}(invalid|unknown)|unknown domain|invalid domain|domain (name )?lookup failed",
+    ),
+    (
+        "userunknown",
+        r"user unknown|unknown user|no such (user|mailbox|recipient|account|address|local user)|(user|mailbox|recipient|account|address|addressee)( name)? (does not|doesn't|doesnt|did not|not) (exist|found|known|valid)|(invalid|unknown|bad|non-?existent) (recipient|mailbox|user|address|e-?mail address|destination)|(recipient|mailbox|user|address) (is )?(unknown|invalid|not found|not listed)|invalid final delivery userid|not a valid (mailbox|user|recipient)|no mailbox|mailbox (not found|does not exist)|undeliverable address|does not have an account|address (no longer|not) (exists?|in use)|user (not|doesn't) (found|exist)|unknown (local part|recipient|address)|unrouteable|not our customer|(address|recipient) (could ?n[o']t|cannot|can't) be found|recipient address rejected(: access denied|\.(\s|$))|requested action not taken: mailbox unavailable|not listed in (the )?(public |domino )?(name & address book|directory)|ディレクトリのリストにありません|(?<![a-z] )address rejected(?!:)|no such person|(unknown|invalid) or illegal alias|recipient not found|not listed in|address lookup failed|no valid recipients|user not in (the )?(directory|table)|this user doesn't have|account (does not|doesn't) exist|cannot find the recipient|user doesn't exist|destinataire inconnu|utilisateur inconnu|unbekannt",
+    ),
+    (
+        "notaccept",
+        r"does not accept (any )?(mail|e-?mail)|null mx|not accept(ing)? (any )?(mail|e-?mail|messages)|accepts no mail",
+    ),
+    (
+        "toomanyconn",
+        r"too many (connections|concurrent|sessions|simultaneous)|connection limit|connection rate",
+    ),
+    (
+        "mesgtoobig",
+        r"(message|mail|size) (is )?(too (big|large)|exceeds)|exceeds (the )?(maximum )?(message )?size|message size|size limit|message length exceeds",
+    ),
     ("exceedlimit", r"exceeds? (the )?(recipient|size) limit|recipient limit"),
     ("virusdetected", r"virus|malware|infected"),
     ("spamdetected", r"spam|junk mail|bulk mail|unsolicited|classified as (junk|spam)"),
-    ("authfailure", r"\bspf\b|\bdkim\b|\bdmarc\b|authentication (failed|failure|required)|not authorized to send|sender verify"),
+    (
+        "authfailure",
+        r"\bspf\b|\bdkim\b|\bdmarc\b|authentication (failed|failure|required)|not authorized to send|sender verify",
+    ),
     ("badreputation", r"reputation"),
-    ("norelaying", r"relay(ing)? (access )?(denied|not (allowed|permitted))|not permitted to relay|unable to relay|we do not relay|not a gateway|relay not permitted"),
-    ("blocked", r"blacklist|block ?list|blocked|\bdnsbl\b|\brbl\b|spamhaus|barracuda|access denied|banned|your (ip|host|server)|connection refused|client host rejected|not allowed to send|ip address .{0,60}(listed|rejected)"),
+    (
+        "norelaying",
+        r"relay(ing)? (access )?(denied|not (allowed|permitted))|not permitted to relay|unable to relay|we do not relay|not a gateway|relay not permitted",
+    ),
+    (
+        "blocked",
+        r"blacklist|block ?list|blocked|\bdnsbl\b|\brbl\b|spamhaus|barracuda|access denied|banned|your (ip|host|server)|connection refused|client host rejected|not allowed to send|ip address .{0,60}(listed|rejected)",
+    ),
     ("policyviolation", r"policy|not allowed|prohibited|content rejected"),
     ("securityerror", r"tls|encryption|starttls|certificate|security"),
-    ("filtered", r"filtered|rejected by (the )?(recipient|user)|refused by (the )?recipient|message (was )?(rejected|refused)|delivery not authorized|not authorized"),
+    (
+        "filtered",
+        r"filtered|rejected by (the )?(recipient|user)|refused by (the )?recipient|message (was )?(rejected|refused)|delivery not authorized|not authorized",
+    ),
     ("contenterror", r"content|mime|header|malformed"),
-    ("networkerror", r"network|connection (timed out|reset|lost|dropped)|timed out|loop(s)? detected|routing loop|too many hops|mail loop|no route"),
+    (
+        "networkerror",
+        r"network|connection (timed out|reset|lost|dropped)|timed out|loop(s)? detected|routing loop|too many hops|mail loop|no route",
+    ),
     ("systemfull", r"(system|disk) (is )?full|insufficient system storage"),
-    ("systemerror", r"system (error|problem|failure)|internal (server )?error|temporary (local )?(failure|error|problem)|local error|server error|configuration error|try again later"),
+    (
+        "systemerror",
+        r"system (error|problem|failure)|internal (server )?error|temporary (local )?(failure|error|problem)|local error|server error|configuration error|try again later",
+    ),
     ("syntaxerror", r"syntax error|command unrecognized|unrecognized command|bad sequence"),
     ("rejected", r"rejected|refused|denied|not accepted"),
 ]
@@ -151,9 +211,7 @@ def reason_for(status: str | None, diagnostic: str, context: str = "") -> str:
 
 # The refusal answered DATA: Postfix "(in reply to end of DATA command)", Exim "after end of
 # data" (not a Sendmail transcript's DATA: it reports pipelined RCPT refusals there).
-_AFTER_DATA: Final = re.compile(
-    r"end of data|after data", re.IGNORECASE
-)
+_AFTER_DATA: Final = re.compile(r"end of data|after data", re.IGNORECASE)
 
 
 def _specific(status: str | None) -> bool:

@@ -49,7 +49,15 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def verify(secret: str, timestamp: str | None, signature: str | None, body: bytes, *, now: float, tolerance: int) -> None:
+def verify(
+    secret: str,
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    *,
+    now: float,
+    tolerance: int,
+) -> None:
     if not timestamp or not signature:
         raise WebhookError(401, f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER}")
     try:
@@ -88,7 +96,9 @@ def _message(index: int, event: Any, max_bytes: int) -> WebhookMessage:
         raise WebhookError(400, f"event {index} is not an object")
     kind = event.get("type")
     event_id = _text(event.get("id"), 200)
-    key = "webhook:" + (event_id or hashlib.sha256(json.dumps(event, sort_keys=True).encode()).hexdigest())
+    key = "webhook:" + (
+        event_id or hashlib.sha256(json.dumps(event, sort_keys=True).encode()).hexdigest()
+    )
     return_path = _text(event.get("return_path"), 320)
     targets = [return_path] if return_path else []
     if kind == "inbound":
@@ -134,16 +144,28 @@ def _report(kind: str, event: dict[str, Any], recipient: str, return_path: str, 
     ]
     returned = f"Message-ID: {message_id}\n" if message_id else "\n"
     if kind == "complaint":
-        head += ["Subject: Complaint report", 'Content-Type: multipart/report; report-type=feedback-report; boundary="r"']
+        head += [
+            "Subject: Complaint report",
+            'Content-Type: multipart/report; report-type=feedback-report; boundary="r"',
+        ]
         parts = [
             f"Content-Type: text/plain; charset=utf-8\n\nA complaint about a message to {recipient}.\n",
             f"Content-Type: message/feedback-report\n\nFeedback-Type: abuse\nVersion: 1\nOriginal-Rcpt-To: {recipient}\n",
             f"Content-Type: text/rfc822-headers\n\n{returned}",
         ]
     else:
-        subject = "Delivery Status Notification (Delay)" if kind == "delay" else "Delivery Status Notification (Failure)"
-        head += [f"Subject: {subject}", 'Content-Type: multipart/report; report-type=delivery-status; boundary="r"']
-        diagnostic_line = f"Diagnostic-Code: smtp; {code} {diagnostic}".rstrip() if (code or diagnostic) else ""
+        subject = (
+            "Delivery Status Notification (Delay)"
+            if kind == "delay"
+            else "Delivery Status Notification (Failure)"
+        )
+        head += [
+            f"Subject: {subject}",
+            'Content-Type: multipart/report; report-type=delivery-status; boundary="r"',
+        ]
+        diagnostic_line = (
+            f"Diagnostic-Code: smtp; {code} {diagnostic}".rstrip() if (code or diagnostic) else ""
+        )
         parts = [
             f"Content-Type: text/plain; charset=utf-8\n\nReported by an ESP webhook for {recipient}.\n",
             "Content-Type: message/delivery-status\n\nReporting-MTA: dns; webhook.invalid\n\n"
