@@ -8,8 +8,9 @@ from collections.abc import Callable
 from flask import Flask
 from flask.testing import FlaskClient
 
-# Endpoints that must answer without signing in.
-PUBLIC_ENDPOINTS = {"static", "auth.login", "health.healthz"}
+# Endpoints that must answer without signing in. The ESP webhook authenticates each request by
+# its HMAC signature instead (tests/test_tracking_pipeline.py checks the refusals).
+PUBLIC_ENDPOINTS = {"static", "auth.login", "health.healthz", "inbound.webhook"}
 
 
 def _concrete_url(rule: str) -> str:
