@@ -10,7 +10,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from contacts.base import Base, TimestampMixin, utcnow
@@ -59,6 +59,10 @@ class Contact(TimestampMixin, Base):
     # The primary address (what letters go to) and its status; alternates are ContactEmail rows.
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     email_status: Mapped[str] = mapped_column(String(16), default=EmailStatus.OK.value)
+    # Soft bounces of the primary address, scored as Mailman does (outreach.tracking.effects):
+    # at most one point a day, forgotten after some quiet days, `bouncing` at a threshold.
+    bounce_score: Mapped[float] = mapped_column(Float, default=0.0)
+    last_bounce_at: Mapped[datetime | None]
     # [{"place": "Brussels", "address": "ASP 06F164", "phone": "+32 2 28 45975"}, ...]
     offices: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     ep_id: Mapped[str | None] = mapped_column(String(32), unique=True)

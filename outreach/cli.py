@@ -25,6 +25,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(contacts_group)
     app.cli.add_command(campaigns_group)
     app.cli.add_command(settings_command)
+    from outreach.tracking.cli import inbound_group
+
+    app.cli.add_command(inbound_group)
 
 
 @click.command("setup")

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
@@ -127,12 +127,25 @@ class CapturedMessage:
         return str(text).replace("\r\n", "\n")
 
 
+class InboundRoute(Protocol):
+    """Where mail to the service's own addresses goes instead of the Maildir: the inbound
+    pipeline (outreach.tracking.intake.Intake), so that `make run` closes the loop."""
+
+    def accepts(self, recipient: str) -> bool: ...
+
+    def deliver(
+        self, raw: bytes, envelope_from: str | None, recipients: Sequence[str], via: Any
+    ) -> int | None: ...
+
+
 @dataclass
 class CaptureHandler:
-    """aiosmtpd handler that stores each accepted message in a Maildir."""
+    """aiosmtpd handler that stores each accepted message in a Maildir; messages to the
+    service's own bounce and reply addresses go to `inbound` when one is set."""
 
     maildir: Path
     faults: list[Fault] = field(default_factory=list)
+    inbound: InboundRoute | None = None
     accepted: int = 0
     # The latest answers: a test's record of every attempt (the Maildir keeps the messages).
     answers: deque[Answer] = field(default_factory=lambda: deque(maxlen=20_000))
@@ -241,6 +254,17 @@ class CaptureHandler:
             self._note("DATA", recipients, action, stored=False)
             self._close_after_421(server, action)
             return action
+        inbound = self.inbound
+        ours = [r for r in recipients if inbound is not None and inbound.accepts(r)]
+        if inbound is not None and ours:
+            try:
+                await self._deliver_inbound(inbound, envelope, ours)
+            except Exception:
+                log.exception("the inbound pipeline did not take a message")
+                return "451 4.3.0 Could not store the message; try again later"
+            if len(ours) == len(recipients):
+                self._note("DATA", recipients, "250 Message accepted for delivery", stored=True)
+                return "250 Message accepted for delivery"
         self._store(envelope)
         if action == "disconnect":
             # The message is stored, but the answer never reaches the sender: the worst case for
@@ -252,6 +276,20 @@ class CaptureHandler:
         reply = "250 Message accepted for delivery"
         self._note("DATA", recipients, reply, stored=True)
         return reply
+
+    @staticmethod
+    async def _deliver_inbound(
+        inbound: InboundRoute, envelope: Envelope, recipients: list[str]
+    ) -> None:
+        content = envelope.original_content or envelope.content or b""
+        if isinstance(content, str):
+            content = content.encode("utf-8")
+        from outreach.tracking.models import ReceivedVia
+
+        # The database write runs off the event loop: other SMTP sessions go on meanwhile.
+        await asyncio.get_running_loop().run_in_executor(
+            None, inbound.deliver, content, envelope.mail_from, recipients, ReceivedVia.DEV
+        )
 
     async def _stall(self, envelope: Envelope, recipients: list[str], delay: float) -> str:
         """Store the message, then say nothing for `delay` seconds: a sender that gives up first
@@ -290,8 +328,14 @@ class CaptureHandler:
 class CaptureServer:
     """A running capture server on a local port, in a thread of this process."""
 
-    def __init__(self, maildir: Path, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.handler = CaptureHandler(Path(maildir))
+    def __init__(
+        self,
+        maildir: Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        inbound: InboundRoute | None = None,
+    ) -> None:
+        self.handler = CaptureHandler(Path(maildir), inbound=inbound)
         self.controller = Controller(
             self.handler, hostname=host, port=port or _free_port(host), decode_data=False
         )
@@ -368,11 +412,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8025)
     parser.add_argument("--maildir", type=Path, default=Path("instance/devmail"))
+    parser.add_argument(
+        "--inbound",
+        action="store_true",
+        help="deliver mail to the service's own bounce and reply addresses into the inbound "
+        "pipeline (database and worker from the OUTREACH_* settings), as `make run` does",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s devmail %(message)s")
     # aiosmtpd logs every connection at INFO (make run's port probe included): keep the warnings.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
-    server = CaptureServer(args.maildir, args.host, args.port).start()
+    route: InboundRoute | None = None
+    if args.inbound:
+        from outreach.tracking.intake import intake_for_app
+
+        route = intake_for_app()
+    server = CaptureServer(args.maildir, args.host, args.port, inbound=route).start()
     log.info("capturing mail on %s into %s", server.url, args.maildir)
     try:
         while True:

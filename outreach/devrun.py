@@ -129,6 +129,8 @@ def main() -> int:
                     str(settings.dev_smtp_port),
                     "--maildir",
                     str(settings.devmail_path),
+                    # Replies and bounces to the service's own addresses go to the pipeline.
+                    "--inbound",
                 ],
                 env,
             )

@@ -45,7 +45,8 @@ def import_models() -> None:
     import contacts.models  # noqa: F401
     import outreach.accounts.models
     import outreach.campaigns.models
-    import outreach.supporters.models  # noqa: F401
+    import outreach.supporters.models
+    import outreach.tracking.models  # noqa: F401
 
 
 def init_app(app: Flask, settings: Settings) -> None:

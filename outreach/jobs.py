@@ -35,6 +35,9 @@ SEND_BATCH = Job("send_batch", "sending")
 RECONCILE = Job("reconcile", "maintenance")
 # A supporter's confirmation or reminder: args (signature id, "confirm" | "reminder").
 SIGNATURE_MAIL = Job("signature_mail", "supporters")
+# One stored inbound message (outreach.tracking): its own queue, so a flood of bounces never
+# waits behind a drive's sending jobs, nor holds them up.
+PROCESS_INBOUND = Job("process_inbound", "inbound")
 
 Dispatcher = Callable[[Job, tuple[Any, ...]], None]
 

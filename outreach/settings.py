@@ -150,6 +150,41 @@ class Settings:
             "Look up the DNS of a supporter's e-mail domain when they sign (slower, needs DNS)."
         ),
     )
+    soft_bounce_threshold: float = field(
+        default=3.0,
+        metadata=_meta(
+            "Soft-bounce score at which an address is marked bouncing: one point a day with a "
+            "soft bounce (as Mailman scores); a hard bounce marks it at once."
+        ),
+    )
+    soft_bounce_stale_days: int = field(
+        default=7,
+        metadata=_meta("Days without a soft bounce after which an address's score starts again."),
+    )
+    inbound_host: str = field(
+        default="127.0.0.1",
+        metadata=_meta(
+            "Address the inbound SMTP/LMTP endpoint (`flask inbound serve`) listens on."
+        ),
+    )
+    inbound_port: int = field(
+        default=8026, metadata=_meta("Port of the inbound SMTP/LMTP endpoint.")
+    )
+    inbound_max_bytes: int = field(
+        default=10 * 1024 * 1024,
+        metadata=_meta("Largest inbound message (endpoint and webhook) kept, in bytes."),
+    )
+    webhook_secret: str = field(
+        default="",
+        metadata=_meta(
+            "Shared secret of the ESP webhook POST /inbound/webhook (HMAC-SHA256 of "
+            "`<timestamp>.<body>`). Empty: the webhook answers 404."
+        ),
+    )
+    webhook_tolerance: int = field(
+        default=300,
+        metadata=_meta("Seconds a signed webhook request stays valid (replay protection)."),
+    )
     admin_email: str = field(
         default="admin@example.org",
         metadata=_meta("E-mail of the first admin, created by `flask setup` (run by `make run`)."),

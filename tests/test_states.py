@@ -33,6 +33,9 @@ S = DeliveryState
         (S.QUEUED, S.HELD),
         (S.HELD, S.QUEUED),
         (S.QUEUED, S.CANCELLED),
+        (S.BOUNCED, S.REPLIED),
+        (S.UNCERTAIN, S.BOUNCED),
+        (S.UNCERTAIN, S.REPLIED),
     ],
 )
 def test_designed_transitions_are_allowed(source: DeliveryState, target: DeliveryState) -> None:
@@ -51,6 +54,11 @@ def test_designed_transitions_are_allowed(source: DeliveryState, target: Deliver
         (S.PENDING, S.SENT),
         (S.SENDING, S.CANCELLED),
         (S.SENDING, S.HELD),
+        (S.REPLIED, S.BOUNCED),
+        (S.BOUNCED, S.SENT),
+        (S.FAILED, S.BOUNCED),
+        (S.DEFERRED, S.REPLIED),
+        (S.QUEUED, S.BOUNCED),
     ],
 )
 def test_transitions_that_could_send_twice_or_rewrite_history_are_refused(
@@ -66,3 +74,11 @@ def test_every_state_has_an_entry_and_claiming_starts_only_from_queued() -> None
     """The table covers every state, and only `queued` leads to `sending` (the claim's CAS)."""
     assert set(ALLOWED) == set(DeliveryState)
     assert sources_of(S.SENDING) == ["queued"]
+
+
+def test_only_a_letter_that_left_can_bounce_or_be_answered() -> None:
+    """A bounce or a reply is only accepted for a letter that left (sent) or may have left
+    (uncertain: what comes back proves it did); a reply also follows a bounce (a colleague's
+    answer after one address of a joint letter bounced)."""
+    assert sources_of(S.BOUNCED) == ["sent", "uncertain"]
+    assert sources_of(S.REPLIED) == ["bounced", "sent", "uncertain"]

@@ -18,9 +18,10 @@ from flask import Flask
 
 from outreach.campaigns.reconcile import reconcile
 from outreach.db import Database
-from outreach.jobs import RECONCILE, broker_dispatcher
+from outreach.jobs import PROCESS_INBOUND, RECONCILE, broker_dispatcher, defer
 from outreach.settings import Settings
 from outreach.supporters.sweep import sweep_signatures
+from outreach.tracking.intake import stale_inbound_ids
 
 log = logging.getLogger(__name__)
 LOCK_KEY = "outreach:reconcile-lock"
@@ -68,6 +69,12 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, Any]:
     def reconcile_actor() -> None:
         with db.transaction() as session:
             report = reconcile(session, batch_size=settings.send_batch_size)
+            # Inbound messages whose processing job was lost (Redis restarted after the commit).
+            stale = stale_inbound_ids(session)
+            for message_id in stale:
+                defer(session, PROCESS_INBOUND, message_id)
+        if stale:
+            log.info("reconciler: %d inbound message(s) enqueued again", len(stale))
         if report.uncertain or report.retried or report.failed or report.requeued:
             log.info("reconciler: %s", report)
         # Supporters' reminders and lost confirmation mails ride on the same timer.

@@ -3,7 +3,8 @@
     pending ─(launch)→ queued ─(claimed, lease)→ sending ─(250)→ sent ─(DSN)→ bounced
                          ↑           │ 4xx / connection error → deferred ─(due)→ queued
                          └───────────┘                          (past the deadline → failed)
-    sending ─(5xx)→ failed        sent ─(reply)→ replied
+    sending ─(5xx)→ failed        sent ─(reply)→ replied        bounced ─(reply)→ replied
+    uncertain ─(a bounce or a reply comes back: the letter did leave)→ bounced / replied
     sending ─(lease expired)→ uncertain  (staff decide: resend → queued, or mark sent)
     queued ─(paced: domain limit, campaign pace, office hours)→ deferred, not counted as an attempt
     queued ─(three workers stopped while holding it, before sending: a poison message)→ failed
@@ -51,7 +52,8 @@ ALLOWED: dict[DeliveryState, frozenset[DeliveryState]] = {
     S.BOUNCED: frozenset({S.REPLIED}),
     S.REPLIED: frozenset(),
     S.FAILED: frozenset({S.QUEUED}),  # staff may resend after fixing an address
-    S.UNCERTAIN: frozenset({S.QUEUED, S.SENT, S.HELD, S.CANCELLED}),
+    # A bounce or a reply to an uncertain letter proves that it left: it is final from then on.
+    S.UNCERTAIN: frozenset({S.QUEUED, S.SENT, S.HELD, S.CANCELLED, S.BOUNCED, S.REPLIED}),
     S.HELD: frozenset({S.QUEUED, S.CANCELLED}),
     S.CANCELLED: frozenset(),
 }

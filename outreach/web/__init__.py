@@ -19,6 +19,7 @@ def register_blueprints(app: Flask) -> None:
     from outreach.web.drive import bp as drive_bp
     from outreach.web.health import bp as health_bp
     from outreach.web.imports import bp as imports_bp
+    from outreach.web.inbound import bp as inbound_bp
     from outreach.web.public import bp as public_bp
     from outreach.web.signatures import bp as signatures_bp
 
@@ -33,6 +34,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     # Public: the campaign pages supporters sign on (no sign-in; see outreach.web.public).
     app.register_blueprint(public_bp)
+    app.register_blueprint(inbound_bp)
 
     from outreach.web.filters import register_filters
 
