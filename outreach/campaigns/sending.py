@@ -24,7 +24,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 
 from redis.exceptions import RedisError
 from sqlalchemy import func, insert, or_, select, update
@@ -40,8 +39,9 @@ from outreach.db import Database
 from outreach.letters.render import CampaignLetter, Joint, LetterError, LetterMeta
 from outreach.mail.dkim_signer import DkimSigningError
 from outreach.mail.identity import MessageIdentity
-from outreach.mail.message import HeaderError, build_letter, new_message_id, parse_address
+from outreach.mail.message import HeaderError, new_message_id, parse_address
 from outreach.mail.transport import SendOutcome, SmtpTransport
+from outreach.mail.wire import LetterWriter, WireLetter
 
 log = logging.getLogger(__name__)
 
@@ -302,6 +302,7 @@ def _finish_campaign_if_done(session: Session, campaign_id: int) -> None:
 class _CampaignParts:
     letter: CampaignLetter
     meta: LetterMeta
+    writer: LetterWriter  # the campaign's From, prepared once
     addressees: tuple[Contact, ...]
     letters: int  # the campaign's deliveries, for its pace
     pace_hours: int | None
@@ -321,7 +322,7 @@ class _Unit:
 
     deliveries: list[Delivery]
     campaign: Campaign
-    message: EmailMessage | bytes | None = None
+    message: bytes | None = None
 
     @property
     def ids(self) -> list[int]:
@@ -329,8 +330,8 @@ class _Unit:
 
 
 def _build_joint(
-    session: Session, unit: _Unit, parts: _CampaignParts, default_from: str, reply_to: str | None
-) -> EmailMessage:
+    session: Session, unit: _Unit, parts: _CampaignParts, reply_to: str | None
+) -> WireLetter:
     """One message To the addressees, Cc the copied recipients.
 
     The headers always name the whole group (every member of the joint message, whatever its
@@ -354,8 +355,7 @@ def _build_joint(
     )
     message_id = unit.deliveries[0].message_id
     assert message_id is not None
-    return build_letter(
-        from_addr=unit.campaign.mail_from or default_from,
+    return parts.writer.letter(
         to_addr=first.email,
         to_name=first.contact.display_name,
         more_to=[(d.contact.display_name, d.email) for d in to[1:]],
@@ -369,14 +369,11 @@ def _build_joint(
     )
 
 
-def _build_single(
-    delivery: Delivery, parts: _CampaignParts, default_from: str, reply_to: str | None
-) -> EmailMessage:
+def _build_single(delivery: Delivery, parts: _CampaignParts, reply_to: str | None) -> WireLetter:
     joint = Joint(parts.addressees) if delivery.role == "copy" else Joint()
     copy = parts.letter.render(delivery.contact, parts.meta, email=delivery.email, joint=joint)
     assert delivery.message_id is not None
-    return build_letter(
-        from_addr=delivery.campaign.mail_from or default_from,
+    return parts.writer.letter(
         to_addr=delivery.email,
         to_name=delivery.contact.display_name,
         subject=copy.subject,
@@ -429,7 +426,7 @@ def send_batch(
         return report
 
     # Compiled once per campaign per batch; a letter that does not compile fails its deliveries.
-    letters: dict[int, _CampaignParts | LetterError] = {}
+    letters: dict[int, _CampaignParts | LetterError | HeaderError] = {}
     campaigns: set[int] = set()
 
     def parts_for(session: Session | None, campaign: Campaign) -> _CampaignParts:
@@ -443,15 +440,16 @@ def send_batch(
                 letters[campaign.id] = _CampaignParts(
                     CampaignLetter(campaign.letter_sources(), campaign.default_language),
                     letter_meta(campaign, default_from=default_from),
+                    LetterWriter(campaign.mail_from or default_from),
                     tuple(_contacts_in_order(session, campaign.joint_to)),
                     letters=int(count or 0),
                     pace_hours=campaign.pace_hours,
                     office_hours=campaign.office_hours,
                 )
-            except LetterError as exc:
+            except (LetterError, HeaderError) as exc:
                 letters[campaign.id] = exc
         parts = letters[campaign.id]
-        if isinstance(parts, LetterError):
+        if isinstance(parts, LetterError | HeaderError):
             raise parts
         return parts
 
@@ -470,7 +468,7 @@ def send_batch(
             ).unique()
         }
         for campaign in {d.campaign for d in loaded.values()}:
-            with contextlib.suppress(LetterError):  # kept in `letters`: its letters fail below
+            with contextlib.suppress(LetterError, HeaderError):  # its letters fail below
                 parts_for(session, campaign)
         session.expunge_all()  # read below, outside this transaction
     units: dict[str, list[int]] = {}
@@ -493,11 +491,11 @@ def send_batch(
             parts = parts_for(None, unit.campaign)
             if deliveries[0].group_key:
                 with db.transaction() as session:
-                    message = _build_joint(session, unit, parts, default_from, reply_to)
+                    message = _build_joint(session, unit, parts, reply_to)
                     session.expunge_all()
             else:
-                message = _build_single(deliveries[0], parts, default_from, reply_to)
-            unit.message = identity.finalize(message) if identity else message
+                message = _build_single(deliveries[0], parts, reply_to)
+            unit.message = identity.finalize(message) if identity else message.data
         except (LetterError, HeaderError, DkimSigningError) as exc:
             with db.transaction() as session:
                 failed = _fail_undispatched(
