@@ -8,7 +8,11 @@ The order of steps is what makes "never twice, never lost" hold:
    campaign's pace and office hours; a slot too far away puts the letter back as `deferred`),
    then *dispatch*: a compare-and-set moves it `queued` → `sending` only if this worker still holds
    it and its campaign is still sending (so pause and cancel catch every letter not yet on its
-   way), and commits. Then the SMTP transaction, then the outcome in its own short transaction.
+   way), and commits. Then the SMTP transaction. Its outcome is recorded in the transaction that
+   dispatches the next letter (one short write transaction a letter), or in its own before
+   anything that may wait or fail (a pace to wait for, a full relay, a letter that cannot be
+   built, the end of the batch): a worker thread never has more than one letter `sending` and
+   unrecorded. The statements of these steps are Core statements on one connection a batch.
 3. A worker that dies before dispatch leaves the letter `queued` with an expired claim: the
    reconciler queues it again (and fails it after three such stops: a poison letter). One that dies
    between dispatch and recording leaves it `sending`; when its lease expires it becomes
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Connection, Table, func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from contacts.base import utcnow
@@ -48,6 +52,10 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=10)
 RETRY_BASE = timedelta(minutes=2)
 S = DeliveryState
+# The tables, for the Core statements of the steps that run once a letter (no ORM unit of work).
+DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+EVENTS: Table = DeliveryEvent.__table__  # type: ignore[assignment]
+CAMPAIGNS: Table = Campaign.__table__  # type: ignore[assignment]
 
 
 @dataclass
@@ -60,7 +68,7 @@ class BatchReport:
 
 
 def _events(
-    session: Session,
+    session: Session | Connection,
     ids: Sequence[int],
     source: S,
     target: S,
@@ -68,15 +76,15 @@ def _events(
     actor: str,
     **extra: object,
 ) -> None:
-    if ids:
-        session.execute(
-            insert(DeliveryEvent),
-            [
-                {"delivery_id": i, "at": now, "from_state": source.value,
-                 "to_state": target.value, "actor": actor, **extra}
-                for i in ids
-            ],
-        )  # fmt: skip
+    rows = [
+        {"delivery_id": i, "at": now, "from_state": source.value,
+         "to_state": target.value, "actor": actor, **extra}
+        for i in ids
+    ]  # fmt: skip
+    if len(rows) == 1:
+        session.execute(insert(EVENTS), rows[0])
+    elif rows:
+        session.execute(insert(EVENTS), rows)
 
 
 def claim(
@@ -149,19 +157,22 @@ def unclaim(session: Session, ids: Sequence[int], *, token: str) -> list[int]:
     )
 
 
-def dispatch(session: Session, ids: Sequence[int], *, token: str, actor: str) -> list[int]:
+def dispatch(
+    session: Session | Connection, ids: Sequence[int], *, token: str, actor: str
+) -> list[int]:
     """queued → sending for the rows this worker still holds whose campaign is still sending:
     from here on the letter may be on the wire. Returns the ids that may be sent."""
     now = utcnow()
-    sending = select(Campaign.id).where(Campaign.status == CampaignStatus.SENDING.value)
+    d = DELIVERIES.c
+    sending = select(CAMPAIGNS.c.id).where(CAMPAIGNS.c.status == CampaignStatus.SENDING.value)
     moved = sorted(
         session.scalars(
-            update(Delivery)
+            update(DELIVERIES)
             .where(
-                Delivery.id.in_(list(ids)),
-                Delivery.state == S.QUEUED.value,
-                Delivery.claim_token == token,
-                Delivery.campaign_id.in_(sending),
+                d.id.in_(list(ids)),
+                d.state == S.QUEUED.value,
+                d.claim_token == token,
+                d.campaign_id.in_(sending),
             )
             .values(
                 state=S.SENDING.value,
@@ -169,7 +180,7 @@ def dispatch(session: Session, ids: Sequence[int], *, token: str, actor: str) ->
                 lease_expires_at=now + LEASE,
                 updated_at=now,
             )
-            .returning(Delivery.id)
+            .returning(d.id)
         )
     )
     _events(session, moved, S.QUEUED, S.SENDING, now, actor)
@@ -247,7 +258,12 @@ def _backoff(attempts: int) -> timedelta:
 
 
 def record_outcome(
-    session: Session, delivery_id: int, attempts: int, outcome: SendOutcome, *, actor: str
+    session: Session | Connection,
+    delivery_id: int,
+    attempts: int,
+    outcome: SendOutcome,
+    *,
+    actor: str,
 ) -> str:
     """The outcome of one dispatched letter: its state, SMTP reply and event (Core statements:
     this runs once per letter)."""
@@ -272,8 +288,8 @@ def record_outcome(
     elif target == S.DEFERRED:
         values["next_attempt_at"] = now + _backoff(attempts)
     session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.state == S.SENDING.value)
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id == delivery_id, DELIVERIES.c.state == S.SENDING.value)
         .values(**values)
     )
     _events(
@@ -477,86 +493,123 @@ def send_batch(
 
     released: list[int] = []  # paced back this batch, for spreading their next attempts
     pending = list(units.values())
-    while pending:
-        ids = pending.pop(0)
-        deliveries = [loaded[i] for i in ids]
-        unit = _Unit(deliveries, deliveries[0].campaign)
-        campaigns.add(unit.campaign.id)
-        # Bounces and replies to a joint message are found by its first delivery (the
-        # others share its Message-ID and group).
-        marker = deliveries[0].id
-        reply_to = identity.reply_to_for(marker) if identity else None
-        envelope_from = identity.return_path_for(marker) if identity else return_path
-        try:
-            parts = parts_for(None, unit.campaign)
-            if deliveries[0].group_key:
-                with db.transaction() as session:
-                    message = _build_joint(session, unit, parts, reply_to)
-                    session.expunge_all()
-            else:
-                message = _build_single(deliveries[0], parts, reply_to)
-            unit.message = identity.finalize(message) if identity else message.data
-        except (LetterError, HeaderError, DkimSigningError) as exc:
-            with db.transaction() as session:
-                failed = _fail_undispatched(
-                    session, ids, token=token, actor=actor, detail=f"not sent: {exc}"
-                )
-            report.count(S.FAILED.value, len(failed))
-            continue
+    # The letters of the unit sent last, with their outcomes, until they are recorded.
+    unrecorded: list[tuple[Delivery, SendOutcome]] = []
 
-        place = None
-        if pacer is not None:
-            # Pace first, then a place at the relay, both before dispatch: without Redis the
-            # limits cannot be kept, and the letters must still be `queued` (never `sending`,
-            # which would make them uncertain) when the batch gives up.
-            try:
-                slot, why = _pace(pacer, unit, parts)
-                if slot.reserved:
-                    if slot.wait > 0:
-                        time.sleep(slot.wait)
-                    place = pacer.acquire_relay(relay_hold)
-            except RedisError as exc:
-                log.warning("pacing unavailable (%s): batch given back unsent", exc)
-                with db.transaction() as session:
-                    freed = unclaim(
-                        session, [i for unit_ids in [ids, *pending] for i in unit_ids], token=token
-                    )
-                report.count("given back", len(freed))
-                break
-            if not slot.reserved:
-                # Spread what this batch puts back, so that it does not all come back at once.
-                until = utcnow() + timedelta(seconds=slot.wait + len(released) * 0.5)
-                with db.transaction() as session:
-                    moved = release(session, ids, token=token, until=until, actor=actor, detail=why)
-                released += moved
-                report.count("paced", len(moved))
-                continue
+    def record(conn: Connection) -> list[str]:
+        return [
+            record_outcome(conn, delivery.id, delivery.attempts, outcome, actor=actor)
+            for delivery, outcome in unrecorded
+        ]
+
+    def recorded(states: list[str]) -> None:
+        for state in states:
+            report.count(state)
+        unrecorded.clear()
+
+    with db.engine.connect() as connection:
+
+        def record_alone() -> None:
+            """The last outcome in its own transaction, before anything that may wait or fail."""
+            if unrecorded:
+                with connection.begin():
+                    states = record(connection)
+                recorded(states)
 
         try:
-            with db.transaction() as session:
-                sendable = dispatch(session, ids, token=token, actor=actor)
-            if not sendable:  # paused, cancelled, or taken over after an expired claim
-                continue
-            recipients = [d.email for d in unit.deliveries if d.id in sendable]
-            assert unit.message is not None
-            if len(recipients) == 1:
-                outcomes = {
-                    recipients[0]: transport.send(unit.message, envelope_from, recipients[0])
-                }
-            else:
-                outcomes = transport.send_to_all(unit.message, envelope_from, recipients)
-        finally:
-            if place is not None and pacer is not None:
-                pacer.release_relay(place)
-        with db.transaction() as session:
-            for delivery in unit.deliveries:
-                if delivery.id in sendable:
-                    outcome = outcomes[delivery.email]
-                    report.count(
-                        record_outcome(
-                            session, delivery.id, delivery.attempts, outcome, actor=actor
+            while pending:
+                ids = pending.pop(0)
+                deliveries = [loaded[i] for i in ids]
+                unit = _Unit(deliveries, deliveries[0].campaign)
+                campaigns.add(unit.campaign.id)
+                # Bounces and replies to a joint message are found by its first delivery (the
+                # others share its Message-ID and group).
+                marker = deliveries[0].id
+                reply_to = identity.reply_to_for(marker) if identity else None
+                envelope_from = identity.return_path_for(marker) if identity else return_path
+                try:
+                    parts = parts_for(None, unit.campaign)
+                    if deliveries[0].group_key:
+                        with db.transaction() as session:
+                            message = _build_joint(session, unit, parts, reply_to)
+                            session.expunge_all()
+                    else:
+                        message = _build_single(deliveries[0], parts, reply_to)
+                    unit.message = identity.finalize(message) if identity else message.data
+                except (LetterError, HeaderError, DkimSigningError) as exc:
+                    record_alone()
+                    with db.transaction() as session:
+                        failed = _fail_undispatched(
+                            session, ids, token=token, actor=actor, detail=f"not sent: {exc}"
                         )
-                    )
+                    report.count(S.FAILED.value, len(failed))
+                    continue
+
+                place = None
+                if pacer is not None:
+                    # Pace first, then a place at the relay, both before dispatch: without
+                    # Redis the limits cannot be kept, and the letters must still be `queued`
+                    # (never `sending`, which would make them uncertain) when the batch gives up.
+                    try:
+                        slot, why = _pace(pacer, unit, parts)
+                        if slot.reserved:
+                            if slot.wait > 0:
+                                record_alone()
+                                time.sleep(slot.wait)
+                            place = pacer.try_acquire_relay(relay_hold)
+                            if place is None:  # the relay is full: wait for a place
+                                record_alone()
+                                place = pacer.acquire_relay(relay_hold)
+                    except RedisError as exc:
+                        log.warning("pacing unavailable (%s): batch given back unsent", exc)
+                        record_alone()
+                        with db.transaction() as session:
+                            freed = unclaim(
+                                session,
+                                [i for unit_ids in [ids, *pending] for i in unit_ids],
+                                token=token,
+                            )
+                        report.count("given back", len(freed))
+                        break
+                    if not slot.reserved:
+                        # Spread what this batch puts back, so that it does not all come back
+                        # at once.
+                        until = utcnow() + timedelta(seconds=slot.wait + len(released) * 0.5)
+                        record_alone()
+                        with db.transaction() as session:
+                            moved = release(
+                                session, ids, token=token, until=until, actor=actor, detail=why
+                            )
+                        released += moved
+                        report.count("paced", len(moved))
+                        continue
+
+                try:
+                    # The last letter's outcome and this letter's dispatch: one transaction.
+                    with connection.begin():
+                        states = record(connection)
+                        sendable = dispatch(connection, ids, token=token, actor=actor)
+                    recorded(states)
+                    if not sendable:  # paused, cancelled, or taken over after an expired claim
+                        continue
+                    recipients = [d.email for d in unit.deliveries if d.id in sendable]
+                    assert unit.message is not None
+                    if len(recipients) == 1:
+                        outcomes = {
+                            recipients[0]: transport.send(
+                                unit.message, envelope_from, recipients[0]
+                            )
+                        }
+                    else:
+                        outcomes = transport.send_to_all(unit.message, envelope_from, recipients)
+                finally:
+                    if place is not None and pacer is not None:
+                        pacer.release_relay(place)
+                unrecorded.extend(
+                    (d, outcomes[d.email]) for d in unit.deliveries if d.id in sendable
+                )
+        finally:
+            record_alone()
 
     with db.transaction() as session:
         for campaign_id in campaigns:
