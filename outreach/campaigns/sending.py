@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import Connection, Table, func, insert, or_, select, update
+from sqlalchemy import Connection, Table, Update, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from contacts.base import utcnow
@@ -56,6 +56,7 @@ S = DeliveryState
 DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
 EVENTS: Table = DeliveryEvent.__table__  # type: ignore[assignment]
 CAMPAIGNS: Table = Campaign.__table__  # type: ignore[assignment]
+_INSERT_EVENT = insert(EVENTS)
 
 
 @dataclass
@@ -82,9 +83,9 @@ def _events(
         for i in ids
     ]  # fmt: skip
     if len(rows) == 1:
-        session.execute(insert(EVENTS), rows[0])
+        session.execute(_INSERT_EVENT, rows[0])
     elif rows:
-        session.execute(insert(EVENTS), rows)
+        session.execute(_INSERT_EVENT, rows)
 
 
 def claim(
@@ -157,32 +158,36 @@ def unclaim(session: Session, ids: Sequence[int], *, token: str) -> list[int]:
     )
 
 
+# Built once: the statements of the steps that run once a letter (dispatch, outcome). A bound
+# parameter of an UPDATE may not be named after a column.
+_DISPATCH = (
+    update(DELIVERIES)
+    .where(
+        DELIVERIES.c.id.in_(bindparam("ids", expanding=True)),
+        DELIVERIES.c.state == S.QUEUED.value,
+        DELIVERIES.c.claim_token == bindparam("token"),
+        DELIVERIES.c.campaign_id.in_(
+            select(CAMPAIGNS.c.id).where(CAMPAIGNS.c.status == CampaignStatus.SENDING.value)
+        ),
+    )
+    .values(
+        state=S.SENDING.value,
+        dispatched_at=bindparam("now"),
+        lease_expires_at=bindparam("lease"),
+        updated_at=bindparam("now"),
+    )
+    .returning(DELIVERIES.c.id)
+)
+
+
 def dispatch(
     session: Session | Connection, ids: Sequence[int], *, token: str, actor: str
 ) -> list[int]:
     """queued → sending for the rows this worker still holds whose campaign is still sending:
     from here on the letter may be on the wire. Returns the ids that may be sent."""
     now = utcnow()
-    d = DELIVERIES.c
-    sending = select(CAMPAIGNS.c.id).where(CAMPAIGNS.c.status == CampaignStatus.SENDING.value)
-    moved = sorted(
-        session.scalars(
-            update(DELIVERIES)
-            .where(
-                d.id.in_(list(ids)),
-                d.state == S.QUEUED.value,
-                d.claim_token == token,
-                d.campaign_id.in_(sending),
-            )
-            .values(
-                state=S.SENDING.value,
-                dispatched_at=now,
-                lease_expires_at=now + LEASE,
-                updated_at=now,
-            )
-            .returning(d.id)
-        )
-    )
+    params = {"ids": list(ids), "token": token, "now": now, "lease": now + LEASE}
+    moved = sorted(session.scalars(_DISPATCH, params))
     _events(session, moved, S.QUEUED, S.SENDING, now, actor)
     return moved
 
@@ -257,6 +262,30 @@ def _backoff(attempts: int) -> timedelta:
     return RETRY_BASE * (2 ** max(0, min(attempts - 1, 8)))
 
 
+def _outcome_statement(**values: object) -> Update:
+    return (
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id == bindparam("delivery"), DELIVERIES.c.state == S.SENDING.value)
+        .values(
+            state=bindparam("target"),
+            last_smtp_code=bindparam("code"),
+            last_smtp_text=bindparam("text"),
+            lease_expires_at=None,
+            claim_token=None,
+            updated_at=bindparam("now"),
+            **values,
+        )
+    )
+
+
+_OUTCOME = {
+    S.SENT: _outcome_statement(sent_at=bindparam("now")),
+    S.DEFERRED: _outcome_statement(next_attempt_at=bindparam("next")),
+    S.FAILED: _outcome_statement(),
+    S.UNCERTAIN: _outcome_statement(),
+}
+
+
 def record_outcome(
     session: Session | Connection,
     delivery_id: int,
@@ -265,8 +294,8 @@ def record_outcome(
     *,
     actor: str,
 ) -> str:
-    """The outcome of one dispatched letter: its state, SMTP reply and event (Core statements:
-    this runs once per letter)."""
+    """The outcome of one dispatched letter: its state, SMTP reply and event (statements built
+    once: this runs once a letter)."""
     now = utcnow()
     target = {
         "sent": S.SENT,
@@ -275,23 +304,16 @@ def record_outcome(
         "uncertain": S.UNCERTAIN,
     }.get(outcome.kind, S.DEFERRED)
     check_transition(S.SENDING, target)
-    values: dict[str, object] = {
-        "state": target.value,
-        "last_smtp_code": outcome.code,
-        "last_smtp_text": outcome.text[:2000],
-        "lease_expires_at": None,
-        "claim_token": None,
-        "updated_at": now,
+    params: dict[str, object] = {
+        "delivery": delivery_id,
+        "target": target.value,
+        "code": outcome.code,
+        "text": outcome.text[:2000],
+        "now": now,
     }
-    if target == S.SENT:
-        values["sent_at"] = now
-    elif target == S.DEFERRED:
-        values["next_attempt_at"] = now + _backoff(attempts)
-    session.execute(
-        update(DELIVERIES)
-        .where(DELIVERIES.c.id == delivery_id, DELIVERIES.c.state == S.SENDING.value)
-        .values(**values)
-    )
+    if target == S.DEFERRED:
+        params["next"] = now + _backoff(attempts)
+    session.execute(_OUTCOME[target], params)
     _events(
         session, [delivery_id], S.SENDING, target, now, actor,
         smtp_code=outcome.code, detail=outcome.text,
