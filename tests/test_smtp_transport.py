@@ -7,13 +7,16 @@ the outcome and what the server really stored.
 from __future__ import annotations
 
 import mailbox
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from outreach.devmail import CaptureServer, read_mailbox
 from outreach.mail.message import build_letter, message_bytes
-from outreach.mail.transport import SmtpConfig, SmtpTransport
+from outreach.mail.transport import SmtpConfig, SmtpTransport, _dot_stuffed
 from tests.conftest import free_port
 
 
@@ -150,3 +153,18 @@ def test_smtp_urls_are_parsed(url: str, expected: SmtpConfig) -> None:
 def test_a_non_smtp_url_is_refused() -> None:
     with pytest.raises(ValueError, match="must start with smtp:// or smtps://"):
         SmtpConfig.from_url("http://relay.example.org")
+
+
+@given(st.lists(st.sampled_from([b"a", b".", b"..", b"\r\n", b"\n", b"\r", b" ", b"From "])))
+def test_data_is_dot_stuffed_with_crlf_line_ends_as_rfc_5321_asks(pieces: list[bytes]) -> None:
+    """The fast path (bytes already CRLF) and the general one give what a line-by-line reading
+    of RFC 5321 gives: every line end CRLF, a dot at the start of a line doubled, the final dot."""
+    raw = b"".join(pieces)
+    lines = re.split(rb"\r\n|\r|\n", raw)
+    if lines[-1] == b"":
+        lines.pop()
+    expected = b"".join(
+        (b"." + line if line.startswith(b".") else line) + b"\r\n" for line in lines
+    )
+    expected = expected or b"\r\n"  # an empty message: one empty line
+    assert _dot_stuffed(raw) == expected + b".\r\n"

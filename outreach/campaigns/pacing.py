@@ -161,15 +161,21 @@ class Pacer:
         interval = pace_hours * 3600 / max(letters, 1)
         return self.reserve(f"campaign:{campaign_id}", interval)
 
+    def try_acquire_relay(self, hold_seconds: float) -> str | None:
+        """A place at the relay if one is free now (see `acquire_relay`), else None."""
+        holder = uuid.uuid4().hex
+        hold_ms = int(hold_seconds * 1000)
+        if self._acquire(
+            keys=[KEY_PREFIX + "relay"], args=[self.relay_concurrency, hold_ms, holder]
+        ):
+            return holder
+        return None
+
     def acquire_relay(self, hold_seconds: float, poll: float = 0.05) -> str:
         """One of the relay's `relay_concurrency` places, for one SMTP transaction; returns the
         holder to give back. The place expires after `hold_seconds` in case this process dies
         holding it. Raises RedisError when Redis cannot be reached."""
-        holder = uuid.uuid4().hex
-        hold_ms = int(hold_seconds * 1000)
-        while not self._acquire(
-            keys=[KEY_PREFIX + "relay"], args=[self.relay_concurrency, hold_ms, holder]
-        ):
+        while (holder := self.try_acquire_relay(hold_seconds)) is None:
             time.sleep(poll)
         return holder
 

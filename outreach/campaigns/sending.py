@@ -8,7 +8,11 @@ The order of steps is what makes "never twice, never lost" hold:
    campaign's pace and office hours; a slot too far away puts the letter back as `deferred`),
    then *dispatch*: a compare-and-set moves it `queued` → `sending` only if this worker still holds
    it and its campaign is still sending (so pause and cancel catch every letter not yet on its
-   way), and commits. Then the SMTP transaction, then the outcome in its own short transaction.
+   way), and commits. Then the SMTP transaction. Its outcome is recorded in the transaction that
+   dispatches the next letter (one short write transaction a letter), or in its own before
+   anything that may wait or fail (a pace to wait for, a full relay, a letter that cannot be
+   built, the end of the batch): a worker thread never has more than one letter `sending` and
+   unrecorded. The statements of these steps are Core statements on one connection a batch.
 3. A worker that dies before dispatch leaves the letter `queued` with an expired claim: the
    reconciler queues it again (and fails it after three such stops: a poison letter). One that dies
    between dispatch and recording leaves it `sending`; when its lease expires it becomes
@@ -24,10 +28,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 
 from redis.exceptions import RedisError
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Connection, Table, Update, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from contacts.base import utcnow
@@ -40,14 +43,20 @@ from outreach.db import Database
 from outreach.letters.render import CampaignLetter, Joint, LetterError, LetterMeta
 from outreach.mail.dkim_signer import DkimSigningError
 from outreach.mail.identity import MessageIdentity
-from outreach.mail.message import HeaderError, build_letter, new_message_id, parse_address
+from outreach.mail.message import HeaderError, new_message_id, parse_address
 from outreach.mail.transport import SendOutcome, SmtpTransport
+from outreach.mail.wire import LetterWriter, WireLetter
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=10)
 RETRY_BASE = timedelta(minutes=2)
 S = DeliveryState
+# The tables, for the Core statements of the steps that run once a letter (no ORM unit of work).
+DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+EVENTS: Table = DeliveryEvent.__table__  # type: ignore[assignment]
+CAMPAIGNS: Table = Campaign.__table__  # type: ignore[assignment]
+_INSERT_EVENT = insert(EVENTS)
 
 
 @dataclass
@@ -60,7 +69,7 @@ class BatchReport:
 
 
 def _events(
-    session: Session,
+    session: Session | Connection,
     ids: Sequence[int],
     source: S,
     target: S,
@@ -68,15 +77,15 @@ def _events(
     actor: str,
     **extra: object,
 ) -> None:
-    if ids:
-        session.execute(
-            insert(DeliveryEvent),
-            [
-                {"delivery_id": i, "at": now, "from_state": source.value,
-                 "to_state": target.value, "actor": actor, **extra}
-                for i in ids
-            ],
-        )  # fmt: skip
+    rows = [
+        {"delivery_id": i, "at": now, "from_state": source.value,
+         "to_state": target.value, "actor": actor, **extra}
+        for i in ids
+    ]  # fmt: skip
+    if len(rows) == 1:
+        session.execute(_INSERT_EVENT, rows[0])
+    elif rows:
+        session.execute(_INSERT_EVENT, rows)
 
 
 def claim(
@@ -149,29 +158,36 @@ def unclaim(session: Session, ids: Sequence[int], *, token: str) -> list[int]:
     )
 
 
-def dispatch(session: Session, ids: Sequence[int], *, token: str, actor: str) -> list[int]:
+# Built once: the statements of the steps that run once a letter (dispatch, outcome). A bound
+# parameter of an UPDATE may not be named after a column.
+_DISPATCH = (
+    update(DELIVERIES)
+    .where(
+        DELIVERIES.c.id.in_(bindparam("ids", expanding=True)),
+        DELIVERIES.c.state == S.QUEUED.value,
+        DELIVERIES.c.claim_token == bindparam("token"),
+        DELIVERIES.c.campaign_id.in_(
+            select(CAMPAIGNS.c.id).where(CAMPAIGNS.c.status == CampaignStatus.SENDING.value)
+        ),
+    )
+    .values(
+        state=S.SENDING.value,
+        dispatched_at=bindparam("now"),
+        lease_expires_at=bindparam("lease"),
+        updated_at=bindparam("now"),
+    )
+    .returning(DELIVERIES.c.id)
+)
+
+
+def dispatch(
+    session: Session | Connection, ids: Sequence[int], *, token: str, actor: str
+) -> list[int]:
     """queued → sending for the rows this worker still holds whose campaign is still sending:
     from here on the letter may be on the wire. Returns the ids that may be sent."""
     now = utcnow()
-    sending = select(Campaign.id).where(Campaign.status == CampaignStatus.SENDING.value)
-    moved = sorted(
-        session.scalars(
-            update(Delivery)
-            .where(
-                Delivery.id.in_(list(ids)),
-                Delivery.state == S.QUEUED.value,
-                Delivery.claim_token == token,
-                Delivery.campaign_id.in_(sending),
-            )
-            .values(
-                state=S.SENDING.value,
-                dispatched_at=now,
-                lease_expires_at=now + LEASE,
-                updated_at=now,
-            )
-            .returning(Delivery.id)
-        )
-    )
+    params = {"ids": list(ids), "token": token, "now": now, "lease": now + LEASE}
+    moved = sorted(session.scalars(_DISPATCH, params))
     _events(session, moved, S.QUEUED, S.SENDING, now, actor)
     return moved
 
@@ -246,11 +262,40 @@ def _backoff(attempts: int) -> timedelta:
     return RETRY_BASE * (2 ** max(0, min(attempts - 1, 8)))
 
 
+def _outcome_statement(**values: object) -> Update:
+    return (
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id == bindparam("delivery"), DELIVERIES.c.state == S.SENDING.value)
+        .values(
+            state=bindparam("target"),
+            last_smtp_code=bindparam("code"),
+            last_smtp_text=bindparam("text"),
+            lease_expires_at=None,
+            claim_token=None,
+            updated_at=bindparam("now"),
+            **values,
+        )
+    )
+
+
+_OUTCOME = {
+    S.SENT: _outcome_statement(sent_at=bindparam("now")),
+    S.DEFERRED: _outcome_statement(next_attempt_at=bindparam("next")),
+    S.FAILED: _outcome_statement(),
+    S.UNCERTAIN: _outcome_statement(),
+}
+
+
 def record_outcome(
-    session: Session, delivery_id: int, attempts: int, outcome: SendOutcome, *, actor: str
+    session: Session | Connection,
+    delivery_id: int,
+    attempts: int,
+    outcome: SendOutcome,
+    *,
+    actor: str,
 ) -> str:
-    """The outcome of one dispatched letter: its state, SMTP reply and event (Core statements:
-    this runs once per letter)."""
+    """The outcome of one dispatched letter: its state, SMTP reply and event (statements built
+    once: this runs once a letter)."""
     now = utcnow()
     target = {
         "sent": S.SENT,
@@ -259,23 +304,16 @@ def record_outcome(
         "uncertain": S.UNCERTAIN,
     }.get(outcome.kind, S.DEFERRED)
     check_transition(S.SENDING, target)
-    values: dict[str, object] = {
-        "state": target.value,
-        "last_smtp_code": outcome.code,
-        "last_smtp_text": outcome.text[:2000],
-        "lease_expires_at": None,
-        "claim_token": None,
-        "updated_at": now,
+    params: dict[str, object] = {
+        "delivery": delivery_id,
+        "target": target.value,
+        "code": outcome.code,
+        "text": outcome.text[:2000],
+        "now": now,
     }
-    if target == S.SENT:
-        values["sent_at"] = now
-    elif target == S.DEFERRED:
-        values["next_attempt_at"] = now + _backoff(attempts)
-    session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.state == S.SENDING.value)
-        .values(**values)
-    )
+    if target == S.DEFERRED:
+        params["next"] = now + _backoff(attempts)
+    session.execute(_OUTCOME[target], params)
     _events(
         session, [delivery_id], S.SENDING, target, now, actor,
         smtp_code=outcome.code, detail=outcome.text,
@@ -302,6 +340,7 @@ def _finish_campaign_if_done(session: Session, campaign_id: int) -> None:
 class _CampaignParts:
     letter: CampaignLetter
     meta: LetterMeta
+    writer: LetterWriter  # the campaign's From, prepared once
     addressees: tuple[Contact, ...]
     letters: int  # the campaign's deliveries, for its pace
     pace_hours: int | None
@@ -321,7 +360,7 @@ class _Unit:
 
     deliveries: list[Delivery]
     campaign: Campaign
-    message: EmailMessage | bytes | None = None
+    message: bytes | None = None
 
     @property
     def ids(self) -> list[int]:
@@ -329,8 +368,8 @@ class _Unit:
 
 
 def _build_joint(
-    session: Session, unit: _Unit, parts: _CampaignParts, default_from: str, reply_to: str | None
-) -> EmailMessage:
+    session: Session, unit: _Unit, parts: _CampaignParts, reply_to: str | None
+) -> WireLetter:
     """One message To the addressees, Cc the copied recipients.
 
     The headers always name the whole group (every member of the joint message, whatever its
@@ -354,8 +393,7 @@ def _build_joint(
     )
     message_id = unit.deliveries[0].message_id
     assert message_id is not None
-    return build_letter(
-        from_addr=unit.campaign.mail_from or default_from,
+    return parts.writer.letter(
         to_addr=first.email,
         to_name=first.contact.display_name,
         more_to=[(d.contact.display_name, d.email) for d in to[1:]],
@@ -369,14 +407,11 @@ def _build_joint(
     )
 
 
-def _build_single(
-    delivery: Delivery, parts: _CampaignParts, default_from: str, reply_to: str | None
-) -> EmailMessage:
+def _build_single(delivery: Delivery, parts: _CampaignParts, reply_to: str | None) -> WireLetter:
     joint = Joint(parts.addressees) if delivery.role == "copy" else Joint()
     copy = parts.letter.render(delivery.contact, parts.meta, email=delivery.email, joint=joint)
     assert delivery.message_id is not None
-    return build_letter(
-        from_addr=delivery.campaign.mail_from or default_from,
+    return parts.writer.letter(
         to_addr=delivery.email,
         to_name=delivery.contact.display_name,
         subject=copy.subject,
@@ -429,7 +464,7 @@ def send_batch(
         return report
 
     # Compiled once per campaign per batch; a letter that does not compile fails its deliveries.
-    letters: dict[int, _CampaignParts | LetterError] = {}
+    letters: dict[int, _CampaignParts | LetterError | HeaderError] = {}
     campaigns: set[int] = set()
 
     def parts_for(session: Session | None, campaign: Campaign) -> _CampaignParts:
@@ -443,15 +478,16 @@ def send_batch(
                 letters[campaign.id] = _CampaignParts(
                     CampaignLetter(campaign.letter_sources(), campaign.default_language),
                     letter_meta(campaign, default_from=default_from),
+                    LetterWriter(campaign.mail_from or default_from),
                     tuple(_contacts_in_order(session, campaign.joint_to)),
                     letters=int(count or 0),
                     pace_hours=campaign.pace_hours,
                     office_hours=campaign.office_hours,
                 )
-            except LetterError as exc:
+            except (LetterError, HeaderError) as exc:
                 letters[campaign.id] = exc
         parts = letters[campaign.id]
-        if isinstance(parts, LetterError):
+        if isinstance(parts, LetterError | HeaderError):
             raise parts
         return parts
 
@@ -470,7 +506,7 @@ def send_batch(
             ).unique()
         }
         for campaign in {d.campaign for d in loaded.values()}:
-            with contextlib.suppress(LetterError):  # kept in `letters`: its letters fail below
+            with contextlib.suppress(LetterError, HeaderError):  # its letters fail below
                 parts_for(session, campaign)
         session.expunge_all()  # read below, outside this transaction
     units: dict[str, list[int]] = {}
@@ -479,86 +515,123 @@ def send_batch(
 
     released: list[int] = []  # paced back this batch, for spreading their next attempts
     pending = list(units.values())
-    while pending:
-        ids = pending.pop(0)
-        deliveries = [loaded[i] for i in ids]
-        unit = _Unit(deliveries, deliveries[0].campaign)
-        campaigns.add(unit.campaign.id)
-        # Bounces and replies to a joint message are found by its first delivery (the
-        # others share its Message-ID and group).
-        marker = deliveries[0].id
-        reply_to = identity.reply_to_for(marker) if identity else None
-        envelope_from = identity.return_path_for(marker) if identity else return_path
-        try:
-            parts = parts_for(None, unit.campaign)
-            if deliveries[0].group_key:
-                with db.transaction() as session:
-                    message = _build_joint(session, unit, parts, default_from, reply_to)
-                    session.expunge_all()
-            else:
-                message = _build_single(deliveries[0], parts, default_from, reply_to)
-            unit.message = identity.finalize(message) if identity else message
-        except (LetterError, HeaderError, DkimSigningError) as exc:
-            with db.transaction() as session:
-                failed = _fail_undispatched(
-                    session, ids, token=token, actor=actor, detail=f"not sent: {exc}"
-                )
-            report.count(S.FAILED.value, len(failed))
-            continue
+    # The letters of the unit sent last, with their outcomes, until they are recorded.
+    unrecorded: list[tuple[Delivery, SendOutcome]] = []
 
-        place = None
-        if pacer is not None:
-            # Pace first, then a place at the relay, both before dispatch: without Redis the
-            # limits cannot be kept, and the letters must still be `queued` (never `sending`,
-            # which would make them uncertain) when the batch gives up.
-            try:
-                slot, why = _pace(pacer, unit, parts)
-                if slot.reserved:
-                    if slot.wait > 0:
-                        time.sleep(slot.wait)
-                    place = pacer.acquire_relay(relay_hold)
-            except RedisError as exc:
-                log.warning("pacing unavailable (%s): batch given back unsent", exc)
-                with db.transaction() as session:
-                    freed = unclaim(
-                        session, [i for unit_ids in [ids, *pending] for i in unit_ids], token=token
-                    )
-                report.count("given back", len(freed))
-                break
-            if not slot.reserved:
-                # Spread what this batch puts back, so that it does not all come back at once.
-                until = utcnow() + timedelta(seconds=slot.wait + len(released) * 0.5)
-                with db.transaction() as session:
-                    moved = release(session, ids, token=token, until=until, actor=actor, detail=why)
-                released += moved
-                report.count("paced", len(moved))
-                continue
+    def record(conn: Connection) -> list[str]:
+        return [
+            record_outcome(conn, delivery.id, delivery.attempts, outcome, actor=actor)
+            for delivery, outcome in unrecorded
+        ]
+
+    def recorded(states: list[str]) -> None:
+        for state in states:
+            report.count(state)
+        unrecorded.clear()
+
+    with db.engine.connect() as connection:
+
+        def record_alone() -> None:
+            """The last outcome in its own transaction, before anything that may wait or fail."""
+            if unrecorded:
+                with connection.begin():
+                    states = record(connection)
+                recorded(states)
 
         try:
-            with db.transaction() as session:
-                sendable = dispatch(session, ids, token=token, actor=actor)
-            if not sendable:  # paused, cancelled, or taken over after an expired claim
-                continue
-            recipients = [d.email for d in unit.deliveries if d.id in sendable]
-            assert unit.message is not None
-            if len(recipients) == 1:
-                outcomes = {
-                    recipients[0]: transport.send(unit.message, envelope_from, recipients[0])
-                }
-            else:
-                outcomes = transport.send_to_all(unit.message, envelope_from, recipients)
-        finally:
-            if place is not None and pacer is not None:
-                pacer.release_relay(place)
-        with db.transaction() as session:
-            for delivery in unit.deliveries:
-                if delivery.id in sendable:
-                    outcome = outcomes[delivery.email]
-                    report.count(
-                        record_outcome(
-                            session, delivery.id, delivery.attempts, outcome, actor=actor
+            while pending:
+                ids = pending.pop(0)
+                deliveries = [loaded[i] for i in ids]
+                unit = _Unit(deliveries, deliveries[0].campaign)
+                campaigns.add(unit.campaign.id)
+                # Bounces and replies to a joint message are found by its first delivery (the
+                # others share its Message-ID and group).
+                marker = deliveries[0].id
+                reply_to = identity.reply_to_for(marker) if identity else None
+                envelope_from = identity.return_path_for(marker) if identity else return_path
+                try:
+                    parts = parts_for(None, unit.campaign)
+                    if deliveries[0].group_key:
+                        with db.transaction() as session:
+                            message = _build_joint(session, unit, parts, reply_to)
+                            session.expunge_all()
+                    else:
+                        message = _build_single(deliveries[0], parts, reply_to)
+                    unit.message = identity.finalize(message) if identity else message.data
+                except (LetterError, HeaderError, DkimSigningError) as exc:
+                    record_alone()
+                    with db.transaction() as session:
+                        failed = _fail_undispatched(
+                            session, ids, token=token, actor=actor, detail=f"not sent: {exc}"
                         )
-                    )
+                    report.count(S.FAILED.value, len(failed))
+                    continue
+
+                place = None
+                if pacer is not None:
+                    # Pace first, then a place at the relay, both before dispatch: without
+                    # Redis the limits cannot be kept, and the letters must still be `queued`
+                    # (never `sending`, which would make them uncertain) when the batch gives up.
+                    try:
+                        slot, why = _pace(pacer, unit, parts)
+                        if slot.reserved:
+                            if slot.wait > 0:
+                                record_alone()
+                                time.sleep(slot.wait)
+                            place = pacer.try_acquire_relay(relay_hold)
+                            if place is None:  # the relay is full: wait for a place
+                                record_alone()
+                                place = pacer.acquire_relay(relay_hold)
+                    except RedisError as exc:
+                        log.warning("pacing unavailable (%s): batch given back unsent", exc)
+                        record_alone()
+                        with db.transaction() as session:
+                            freed = unclaim(
+                                session,
+                                [i for unit_ids in [ids, *pending] for i in unit_ids],
+                                token=token,
+                            )
+                        report.count("given back", len(freed))
+                        break
+                    if not slot.reserved:
+                        # Spread what this batch puts back, so that it does not all come back
+                        # at once.
+                        until = utcnow() + timedelta(seconds=slot.wait + len(released) * 0.5)
+                        record_alone()
+                        with db.transaction() as session:
+                            moved = release(
+                                session, ids, token=token, until=until, actor=actor, detail=why
+                            )
+                        released += moved
+                        report.count("paced", len(moved))
+                        continue
+
+                try:
+                    # The last letter's outcome and this letter's dispatch: one transaction.
+                    with connection.begin():
+                        states = record(connection)
+                        sendable = dispatch(connection, ids, token=token, actor=actor)
+                    recorded(states)
+                    if not sendable:  # paused, cancelled, or taken over after an expired claim
+                        continue
+                    recipients = [d.email for d in unit.deliveries if d.id in sendable]
+                    assert unit.message is not None
+                    if len(recipients) == 1:
+                        outcomes = {
+                            recipients[0]: transport.send(
+                                unit.message, envelope_from, recipients[0]
+                            )
+                        }
+                    else:
+                        outcomes = transport.send_to_all(unit.message, envelope_from, recipients)
+                finally:
+                    if place is not None and pacer is not None:
+                        pacer.release_relay(place)
+                unrecorded.extend(
+                    (d, outcomes[d.email]) for d in unit.deliveries if d.id in sendable
+                )
+        finally:
+            record_alone()
 
     with db.transaction() as session:
         for campaign_id in campaigns:

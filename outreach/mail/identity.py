@@ -5,7 +5,7 @@ for test sends): it derives the token keys from the secret key and reads the DKI
 raises a ValueError naming the setting when something is wrong, so a misconfiguration stops the
 process at start rather than failing letters one by one. Then, per message:
 
-    msg = build_letter(..., reply_to=identity.reply_to_for(delivery.id))
+    msg = writer.letter(..., reply_to=identity.reply_to_for(delivery.id))   # or build_letter(...)
     data = identity.finalize(msg)        # DKIM-signed when a key is configured
     transport.send(data, identity.return_path_for(delivery.id), delivery.email)
 
@@ -23,6 +23,7 @@ from outreach.mail.dkim_signer import DkimSigner
 from outreach.mail.message import Unsubscribe, message_bytes
 from outreach.mail.tokens import TokenSigner
 from outreach.mail.verp import SignedAddress
+from outreach.mail.wire import WireLetter
 from outreach.settings import Settings
 
 UNSUBSCRIBE_PATH = "/unsubscribe/"
@@ -95,15 +96,19 @@ class MessageIdentity:
             mailto=self.unsubscribe_mailbox.for_id(supporter_id),
         )
 
-    def finalize(self, msg: EmailMessage) -> bytes:
-        """The bytes to send: the message's wire form, with a DKIM-Signature in front when a key
-        is configured. Send these bytes as they are (`SmtpTransport.send` takes bytes): any
-        change to a signed header or the body after this breaks the signature. Raises
-        DkimSigningError if a message to sign has no single From address."""
-        data = message_bytes(msg)
+    def finalize(self, msg: EmailMessage | WireLetter) -> bytes:
+        """The bytes to send: the message's wire form (a `WireLetter`'s bytes as they are), with
+        a DKIM-Signature in front when a key is configured. Send these bytes as they are
+        (`SmtpTransport.send` takes bytes): any change to a signed header or the body after
+        this breaks the signature. Raises DkimSigningError if a message to sign has no single
+        From address."""
+        if isinstance(msg, WireLetter):
+            data, sender = msg.data, msg.sender
+        else:
+            data, sender = message_bytes(msg), str(msg.get("From", ""))
         if self.dkim is None:
             return data
-        return self.dkim.sign(data, str(msg.get("From", "")))
+        return self.dkim.sign(data, sender)
 
     # --- inbound --------------------------------------------------------------------------------
     def delivery_for_bounce(self, address: object) -> int | None:

@@ -71,16 +71,22 @@ def _dot_stuffed(msg: EmailMessage | bytes) -> bytes:
     """The message as DATA bytes: CRLF line ends, leading dots doubled, the final dot line.
 
     Bytes are sent as given except for line ends: a bare LF or CR becomes CRLF, as SMTP requires
-    (RFC 5321, 2.3.8). Message bytes from `message_bytes` have CRLF already, so a DKIM signature
-    over them stays valid (and relaxed body canonicalisation treats line ends alike anyway)."""
-    raw = message_bytes(msg) if isinstance(msg, EmailMessage) else _BARE_EOL.sub(b"\r\n", msg)
-    data = _LEADING_DOT.sub(b"..", raw)
+    (RFC 5321, 2.3.8). Message bytes from `message_bytes` or `LetterWriter` have CRLF already
+    (found by counting, without a copy), so a DKIM signature over them stays valid (and relaxed
+    body canonicalisation treats line ends alike anyway)."""
+    raw = message_bytes(msg) if isinstance(msg, EmailMessage) else msg
+    crlf = raw.count(b"\r\n")
+    if raw.count(b"\n") != crlf or raw.count(b"\r") != crlf:
+        raw = _BARE_EOL.sub(b"\r\n", raw)
+    # Every line starts at the start or after a CRLF: a dot there is doubled.
+    data = raw.replace(b"\n.", b"\n..")
+    if data.startswith(b"."):
+        data = b"." + data
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     return data + b".\r\n"
 
 
-_LEADING_DOT = re.compile(rb"(?m)^\.")
 _BARE_EOL = re.compile(rb"\r\n|\r|\n")
 
 
