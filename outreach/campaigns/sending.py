@@ -46,6 +46,7 @@ from outreach.mail.identity import MessageIdentity
 from outreach.mail.message import HeaderError, new_message_id, parse_address
 from outreach.mail.transport import SendOutcome, SmtpTransport
 from outreach.mail.wire import LetterWriter, WireLetter
+from outreach.supporters.cosigners import cosigners_for
 
 log = logging.getLogger(__name__)
 
@@ -477,7 +478,13 @@ def send_batch(
                 )
                 letters[campaign.id] = _CampaignParts(
                     CampaignLetter(campaign.letter_sources(), campaign.default_language),
-                    letter_meta(campaign, default_from=default_from),
+                    # The co-signers as they are when the batch is read (supporters keep
+                    # signing during a drive: later batches name more of them).
+                    letter_meta(
+                        campaign,
+                        default_from=default_from,
+                        cosigners=cosigners_for(session, campaign),
+                    ),
                     LetterWriter(campaign.mail_from or default_from),
                     tuple(_contacts_in_order(session, campaign.joint_to)),
                     letters=int(count or 0),
