@@ -139,8 +139,9 @@ class SignatoryView:
 
 @dataclass(frozen=True)
 class CosignersView:
-    """Confirmed co-signatures at the moment of sending (supporters are a later issue: until
-    then the count is 0 and the list empty, and templates that use them still render)."""
+    """Confirmed co-signatures when the copy is made (outreach.supporters.cosigners): their
+    count and the names of those who agreed to be named, as far as the campaign shows them;
+    0 and empty otherwise, and templates that use them still render."""
 
     count: int = 0
     names: tuple[str, ...] = ()
