@@ -621,7 +621,8 @@ def main() -> None:
     if args.profile and not _py_spy():
         parser.error("--profile needs py-spy: .venv/bin/pip install py-spy")
 
-    bench.common.SMTP_SINK = args.smtp_sink  # read by smtp_sink() when it starts the sink
+    # Absolute: the sink runs in a scratch folder, where a relative path would find nothing.
+    bench.common.SMTP_SINK = args.smtp_sink.resolve()  # read by smtp_sink() when it starts
     folder = Path(tempfile.mkdtemp(prefix="outreach-send-"))
     builders = {"a": textbook_message, "b": fast_builder()}
     with private_redis(folder) as redis_url, smtp_sink(folder) as sink:
