@@ -18,6 +18,8 @@ PUBLIC_ENDPOINTS = {
     "public.embed",
     "public.confirm_signature",
     "public.count",
+    "public.withdraw_signature",
+    "unsubscribe.unsubscribe",
 }
 
 

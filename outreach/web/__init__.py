@@ -20,6 +20,9 @@ def register_blueprints(app: Flask) -> None:
     from outreach.web.health import bp as health_bp
     from outreach.web.imports import bp as imports_bp
     from outreach.web.public import bp as public_bp
+
+    # Adds the withdrawal route to the public blueprint: imported before it is registered.
+    from outreach.web.public_rights import unsubscribe_bp
     from outreach.web.signatures import bp as signatures_bp
 
     app.register_blueprint(auth_bp)
@@ -33,6 +36,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     # Public: the campaign pages supporters sign on (no sign-in; see outreach.web.public).
     app.register_blueprint(public_bp)
+    app.register_blueprint(unsubscribe_bp)
 
     from outreach.web.filters import register_filters
 

@@ -312,5 +312,15 @@ class PublicPageForm(FlaskForm):
     )
 
 
+class SupporterDataForm(FlaskForm):
+    """A supporter's data request: the address whose data to export or erase."""
+
+    email = StringField(
+        "Supporter's e-mail address",
+        validators=[DataRequired("Enter the supporter's e-mail address."), Length(max=320)],
+    )
+    confirm_erase = BooleanField("I understand that erasure cannot be undone")
+
+
 class ReviewForm(FlaskForm):
     """Approve or reject one signature held for review (the button's value)."""

@@ -70,7 +70,8 @@ def _campaign(slug: str) -> Campaign:
 
 
 def _client_ip() -> str:
-    # Behind a proxy, configure it to pass the client address (see docs/operations.md).
+    # Behind a proxy, OUTREACH_PROXY_HOPS makes ProxyFix put the client's address here (see
+    # docs/operations.md); without it this is the proxy's, and every visitor shares one limit.
     return request.remote_addr or "unknown"
 
 
