@@ -42,6 +42,7 @@ from outreach.mail.dkim_signer import DkimSigningError
 from outreach.mail.identity import MessageIdentity
 from outreach.mail.message import HeaderError, build_letter, new_message_id, parse_address
 from outreach.mail.transport import SendOutcome, SmtpTransport
+from outreach.supporters.letters import build_supporter_letter
 
 log = logging.getLogger(__name__)
 
@@ -495,6 +496,11 @@ def send_batch(
                 with db.transaction() as session:
                     message = _build_joint(session, unit, parts, default_from, reply_to)
                     session.expunge_all()
+            elif deliveries[0].role == "supporter":
+                # A supporter's own letter: their words, From "Name via <campaign>", Reply-To them.
+                message = build_supporter_letter(
+                    db, deliveries[0], parts.letter, parts.meta, default_from
+                )
             else:
                 message = _build_single(deliveries[0], parts, default_from, reply_to)
             unit.message = identity.finalize(message) if identity else message

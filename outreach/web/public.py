@@ -22,11 +22,19 @@ from outreach.campaigns.models import Campaign
 from outreach.extensions import PUBLIC_LANGUAGES, csrf, get_db, get_settings, limiter
 from outreach.settings import burst_limit
 from outreach.supporters.cosigners import named_cosigners
+from outreach.supporters.letters import LettersError, write_letters
 from outreach.supporters.models import CosignerDisplay, Signature
-from outreach.supporters.signing import SignatureInput, confirm, confirmed_count, ip_hash, sign
+from outreach.supporters.signing import (
+    SignatureInput,
+    confirm_pending,
+    confirmed_count,
+    ip_hash,
+    sign,
+)
 from outreach.supporters.tokens import ConfirmationTokens
 from outreach.web.public_forms import ConfirmForm, SignForm, aria
 from outreach.web.public_letter import privacy_notice_text, public_letter
+from outreach.web.public_letters import letter_choice, read_choice
 
 bp = Blueprint("public", __name__, url_prefix="/c")
 # The form carries its own signed token (public_forms.SignedFormCSRF): no session cookie exists
@@ -198,20 +206,24 @@ def confirm_signature(slug: str, token: str) -> ResponseReturnValue:
     ):
         return render_template("public/confirm.html", campaign=campaign, invalid=True), 404
     form = ConfirmForm(campaign.id)
+    # Write to your MEPs: the page also offers the supporter's letters (public_letters).
+    letters = letter_choice(session, campaign, signature)
+    page = {"campaign": campaign, "form": form, "signature": signature, "letters": letters}
     if request.method == "POST":
         if not form.validate():
             return render_template("public/refused.html", campaign=campaign), 400
-        confirm(session, signature.id)
+        if letters is not None and not read_choice(letters, request.form):
+            return render_template("public/confirm.html", invalid=False, **page), 400
+        if confirm_pending(session, signature.id) and letters is not None:
+            try:
+                write_letters(session, campaign, signature, sorted(letters.chosen), letters.message)
+            except LettersError:
+                session.rollback()
+                return render_template("public/refused.html", campaign=campaign), 400
         session.commit()
         target: dict[str, Any] = {"slug": campaign.slug, "confirmed": "1", **_lang_args()}
         return redirect(url_for("public.campaign", **target))
-    return render_template(
-        "public/confirm.html",
-        campaign=campaign,
-        form=form,
-        signature=signature,
-        invalid=False,
-    )
+    return render_template("public/confirm.html", invalid=False, **page)
 
 
 @bp.get("/<slug>/count.json")

@@ -9,6 +9,7 @@ the page's when the letter exists in it, else the letter's own.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import NamedTuple
 
 from flask_babel import gettext as _
@@ -19,7 +20,7 @@ from outreach.campaigns.letters import LetterCheckError, _joint_for, campaign_le
 from outreach.campaigns.models import Campaign
 from outreach.extensions import get_settings
 from outreach.letters.formatting import html_fragment
-from outreach.letters.render import Joint, LetterError
+from outreach.letters.render import Joint, LetterError, SupporterView
 
 
 class PublicLetter(NamedTuple):
@@ -40,6 +41,17 @@ def public_letter(campaign: Campaign, page_language: str) -> PublicLetter:
         letter = campaign_letter(campaign)
         language = page_language if page_language in letter.variants else campaign.default_language
         meta = letter_meta(campaign, default_from=get_settings().mail_from)
+        if campaign.supporter_letters:
+            # Each supporter's copy: shown with "Your name" and the suggested text they may edit.
+            suggested = campaign.supporter_message or ""
+            meta = replace(
+                meta,
+                supporter=SupporterView(
+                    name=_("Your name"),
+                    message=" ".join(suggested.split()),
+                    paragraphs=tuple(p for p in suggested.split("\n\n") if p.strip()),
+                ),
+            )
         joint = _joint_for(campaign, _nobody())
         if joint.addressees:
             recipient, joint = joint.addressees[0], Joint(joint.addressees, message=True)

@@ -43,6 +43,11 @@ def public_page(campaign_id: int) -> ResponseReturnValue:
                 signature_goal=form.signature_goal.data,
                 cosigner_display=form.cosigner_display.data or "none",
                 privacy_notice=form.privacy_notice.data,
+                supporter_letters=bool(form.supporter_letters.data),
+                supporter_committees=form.supporter_committees.data or "",
+                supporter_daily_cap=form.supporter_daily_cap.data,
+                supporter_message=form.supporter_message.data,
+                supporter_message_max=form.supporter_message_max.data or 1500,
             ),
         )
     except signatures.PublicSettingsError as exc:
