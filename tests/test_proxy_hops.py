@@ -5,12 +5,15 @@ cannot dodge the limit by sending one."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Flask
 from flask.testing import FlaskClient
 
 from outreach import create_app
-from tests.supporters import configure, form_token, public_campaign, signing_data
+from outreach.extensions import get_db
+from tests.supporters import form_token, public_campaign, signing_data
 
 
 def _post(client: FlaskClient, forwarded_for: str, n: int) -> int:
@@ -20,29 +23,35 @@ def _post(client: FlaskClient, forwarded_for: str, n: int) -> int:
     return client.post("/c/free-them", data=data, headers=headers).status_code
 
 
-def _app_with_hops(app: Flask, hops: int) -> Flask:
+@contextmanager
+def _client_with_hops(app: Flask, hops: int) -> Iterator[FlaskClient]:
+    """A second app on the same database and Redis, created with `proxy_hops` (ProxyFix wraps
+    the app when it is created); its connections closed at the end."""
     settings = dataclasses.replace(
         app.config["OUTREACH"], proxy_hops=hops, sign_min_seconds=0,
         sign_rate_per_ip="2/hour", sign_rate_per_address="", sign_burst="",
     )  # fmt: skip
     proxied = create_app(settings)
     proxied.config["TESTING"] = True
-    return proxied
+    try:
+        yield proxied.test_client()
+    finally:
+        with proxied.app_context():
+            get_db().dispose()
 
 
 def test_with_one_hop_the_limit_keys_on_the_forwarded_client(app: Flask) -> None:
     public_campaign(app)
-    client = _app_with_hops(app, 1).test_client()
-    assert [_post(client, "203.0.113.7", i) for i in range(3)] == [200, 200, 429]
-    # Another client behind the same proxy has its own limit.
-    assert _post(client, "198.51.100.4", 3) == 200
-    # Only the last hop (the one our proxy added) counts: a forged left part changes nothing.
-    assert _post(client, "10.9.9.9, 203.0.113.7", 4) == 429
+    with _client_with_hops(app, 1) as client:
+        assert [_post(client, "203.0.113.7", i) for i in range(3)] == [200, 200, 429]
+        # Another client behind the same proxy has its own limit.
+        assert _post(client, "198.51.100.4", 3) == 200
+        # Only the last hop (the one our proxy added) counts: a forged left part changes nothing.
+        assert _post(client, "10.9.9.9, 203.0.113.7", 4) == 429
 
 
 def test_with_no_hops_the_forwarded_header_is_ignored(app: Flask) -> None:
     public_campaign(app)
-    configure(app)
-    client = _app_with_hops(app, 0).test_client()
-    codes = [_post(client, f"203.0.113.{i}", i) for i in range(3)]
+    with _client_with_hops(app, 0) as client:
+        codes = [_post(client, f"203.0.113.{i}", i) for i in range(3)]
     assert codes == [200, 200, 429]

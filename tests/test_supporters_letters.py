@@ -264,3 +264,51 @@ def test_greek_supporters_reach_meps_filed_under_gr_or_el(app: Flask) -> None:
         afet = targets_for(session, campaign, "GR")
         assert 0 < len(afet) < len(found)
         assert all("AFET" in {m.acronym for m in c.memberships} for c in afet)
+
+
+def test_staff_set_the_mode_in_the_console_and_launching_opens_it_with_no_letter(
+    app: Flask, login: object
+) -> None:
+    from tests.conftest import csrf_token_from, draft_campaign
+
+    campaign_id = draft_campaign(app, {}, load_directory=False)
+    staff = login("admin")  # type: ignore[operator]
+    token = csrf_token_from(staff.get(f"/campaigns/{campaign_id}").get_data(as_text=True))
+    data = {"csrf_token": token, "slug": "write-them", "signing_open": "y",
+            "cosigner_display": "none", "supporter_letters": "y",
+            "supporter_committees": "afet, DROI", "supporter_daily_cap": "20",
+            "supporter_message": "Please act.", "supporter_message_max": "800"}  # fmt: skip
+    assert staff.post(f"/campaigns/{campaign_id}/public", data=data).status_code == 302
+    bad = staff.post(
+        f"/campaigns/{campaign_id}/public",
+        data={**data, "supporter_committees": "AFET; drop table"},
+        follow_redirects=True,
+    )
+    assert "committees are acronyms" in bad.get_data(as_text=True)
+    with app.app_context():
+        campaign = get_db().session.get(Campaign, campaign_id)
+        assert campaign is not None
+        assert (campaign.supporter_letters, campaign.supporter_committees) == (
+            True,
+            ["AFET", "DROI"],
+        )
+        assert (campaign.supporter_daily_cap, campaign.supporter_message_max) == (20, 800)
+        assert campaign.supporter_message == "Please act."
+    page = staff.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
+    assert "open supporters&#39; letters" in page or "open supporters' letters" in page
+    launched = staff.post(
+        f"/campaigns/{campaign_id}/launch", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert "go out when they confirm" in launched.get_data(as_text=True)
+    with app.app_context():
+        campaign = get_db().session.get(Campaign, campaign_id)
+        assert campaign is not None
+        assert campaign.status == "sending"
+    assert deliveries_of(app) == []
+    # The mode is fixed once launched.
+    changed = staff.post(
+        f"/campaigns/{campaign_id}/public",
+        data={**data, "supporter_letters": ""},
+        follow_redirects=True,
+    )
+    assert "only change while the campaign is a draft" in changed.get_data(as_text=True)

@@ -508,7 +508,11 @@ def campaign_launch(campaign_id: int) -> ResponseReturnValue:
         flash(f"Not launched: {exc}", "error")
     else:
         session.commit()
-        flash(f"Launched: {result.deliveries} letters queued for sending.", "success")
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is not None and campaign.supporter_letters:
+            flash("Launched: each supporter's letters go out when they confirm.", "success")
+        else:
+            flash(f"Launched: {result.deliveries} letters queued for sending.", "success")
     return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
 
 
