@@ -56,7 +56,7 @@ def test_a_supporter_on_a_phone_writes_to_four_of_their_six_meps(
             phone.get_by_label(mep.display_name).uncheck()
         phone.get_by_label("Your own words in the letter").fill("Malta must speak up.")
         phone.get_by_role("button", name="Confirm my signature and send my letters").click()
-        expect(phone.get_by_role("status")).to_contain_text("your signature is confirmed")
+        expect(phone.get_by_role("status")).to_contain_text("letters to 4 MEPs are on their way")
         wait_for(lambda: len(read_mailbox(maildir)) == 5, timeout=30)
     letters = [m for m in read_mailbox(maildir) if "confirm" not in m.subject]
     assert sorted(m.envelope_to[0] for m in letters) == sorted(m.email or "" for m in meps[2:])

@@ -106,6 +106,7 @@ def test_a_maltese_supporter_who_deselects_two_meps_sends_four_personal_letters(
     assert len(meps) == 6
     configure(app, sign_min_seconds=0)
     page = client.get("/c/free-them").get_data(as_text=True)
+    assert "send this letter in your own name" in page
     client.post("/c/free-them", data=signing_data(form_token(page), country="MT"))
     maildir = smtp_server.handler.maildir
     with running_worker(app):
@@ -127,6 +128,8 @@ def test_a_maltese_supporter_who_deselects_two_meps_sends_four_personal_letters(
             },
         )
         assert resp.status_code == 302
+        thanks = client.get(resp.headers["Location"]).get_data(as_text=True)
+        assert "Your letters to 4 MEPs are on their way." in thanks
         wait_for(lambda: len(read_mailbox(maildir)) == 5, timeout=30)
         wait_for(lambda: all(d.state == "sent" for d in deliveries_of(app)), timeout=20)
     letters = [m for m in read_mailbox(maildir) if "confirm" not in m.subject]

@@ -22,7 +22,7 @@ from outreach.campaigns.models import Campaign
 from outreach.extensions import PUBLIC_LANGUAGES, csrf, get_db, get_settings, limiter
 from outreach.settings import burst_limit
 from outreach.supporters.cosigners import named_cosigners
-from outreach.supporters.letters import LettersError, write_letters
+from outreach.supporters.letters import LettersError, accepts_letters, write_letters
 from outreach.supporters.models import CosignerDisplay, Signature
 from outreach.supporters.signing import (
     SignatureInput,
@@ -128,6 +128,8 @@ def _page(campaign: Campaign, form: SignForm | None, *, embed: bool, **extra: An
         count=confirmed_count(session, campaign.id),
         names=named_cosigners(session, campaign.id, NAMES_SHOWN) if show_names else [],
         endpoint="public.embed" if embed else "public.campaign",
+        writes_to_meps=accepts_letters(campaign),
+        letters_sent=request.args.get("letters", type=int) or 0,
         **extra,
     )
 
@@ -214,14 +216,17 @@ def confirm_signature(slug: str, token: str) -> ResponseReturnValue:
             return render_template("public/refused.html", campaign=campaign), 400
         if letters is not None and not read_choice(letters, request.form):
             return render_template("public/confirm.html", invalid=False, **page), 400
+        target: dict[str, Any] = {"slug": campaign.slug, "confirmed": "1", **_lang_args()}
         if confirm_pending(session, signature.id) and letters is not None:
             try:
-                write_letters(session, campaign, signature, sorted(letters.chosen), letters.message)
+                made = write_letters(
+                    session, campaign, signature, sorted(letters.chosen), letters.message
+                )
             except LettersError:
                 session.rollback()
                 return render_template("public/refused.html", campaign=campaign), 400
+            target["letters"] = made.total
         session.commit()
-        target: dict[str, Any] = {"slug": campaign.slug, "confirmed": "1", **_lang_args()}
         return redirect(url_for("public.campaign", **target))
     return render_template("public/confirm.html", invalid=False, **page)
 
