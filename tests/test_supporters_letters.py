@@ -315,3 +315,48 @@ def test_staff_set_the_mode_in_the_console_and_launching_opens_it_with_no_letter
         follow_redirects=True,
     )
     assert "only change while the campaign is a draft" in changed.get_data(as_text=True)
+
+
+def test_simultaneous_confirmations_never_put_two_letters_on_one_day_under_a_cap_of_one(
+    app: Flask,
+) -> None:
+    """Eight supporters confirm at the same moment, each writing to the same MEP, with a cap of
+    one letter a day: eight letters on eight different days (the count is serialised per MEP)."""
+    import threading
+
+    campaign_id = letters_campaign(app, cap=1)
+    mep = maltese_meps(app, campaign_id)[0]
+    ids = []
+    with app.app_context(), get_db().transaction() as session:
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign is not None
+        for n in range(8):
+            data = SignatureInput(
+                name=f"S {n}", email=f"s{n}@example.org", country="MT", privacy_notice="n"
+            )
+            ids.append(sign(session, campaign, data, source=f"t{n}", burst=None).signature_id)
+    barrier = threading.Barrier(len(ids))
+    errors: list[BaseException] = []
+
+    def confirm_and_write(signature_id: int) -> None:
+        try:
+            with app.app_context(), get_db().transaction() as session:
+                barrier.wait(timeout=20)
+                assert confirm_pending(session, signature_id)
+                campaign = session.get(Campaign, campaign_id)
+                signature = session.get(Signature, signature_id)
+                assert campaign is not None
+                assert signature is not None
+                write_letters(session, campaign, signature, [mep.id], "")
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=confirm_and_write, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    days = sorted(d.send_on for d in deliveries_of(app) if d.send_on is not None)
+    today = utcnow().date()
+    assert days == [today + timedelta(days=n) for n in range(8)]
