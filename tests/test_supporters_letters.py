@@ -21,7 +21,7 @@ from outreach.extensions import get_db
 from outreach.supporters.cosigners import named_cosigners
 from outreach.supporters.letters import targets_for, write_letters
 from outreach.supporters.models import Signature
-from outreach.supporters.rights import erase, withdraw
+from outreach.supporters.rights import erase, export_data, withdraw
 from outreach.supporters.signing import SignatureInput, confirm_pending, sign
 from tests.conftest import launch_campaign, running_worker, wait_for
 from tests.supporters import (
@@ -217,6 +217,14 @@ def test_erasure_keeps_sent_letters_without_any_trace_of_the_supporter(app: Flas
         assert sent is not None
         sent.state, sent.sent_at = "sent", utcnow()
         sent_id = sent.id
+    with app.app_context():
+        exported = export_data(get_db().session, "ana@example.org")
+    [held] = exported["signatures"]
+    assert held["letter_message"] == "My own words."
+    assert sorted(letter["address"] for letter in held["letters"]) == sorted(
+        m.email for m in meps[:2]
+    )
+    assert sorted(letter["state"] for letter in held["letters"]) == ["queued", "sent"]
     with app.app_context(), get_db().transaction() as session:
         done = erase(session, "Ana@Example.org", actor="test")
     assert (done.signatures, done.letters_kept, done.letters_cancelled) == (1, 2, 1)
