@@ -42,6 +42,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "launch": ("launch_bench.py", [], ["--officials", "20000"]),
     "progress": ("progress_bench.py", [], ["--deliveries", "20000"]),
     "send": ("send_bench.py", [], ["--small"]),
+    "sign": ("sign_bench.py", [], ["--requests", "300"]),
 }
 
 # A report line: "<name> <figure> <unit> <limit label>: <limit> <unit> ratio <ratio>".

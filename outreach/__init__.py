@@ -44,6 +44,15 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session
     )
+    if settings.proxy_hops > 0:
+        # Only headers set by our own proxies may say who the client is: with N trusted hops,
+        # ProxyFix takes the Nth address from the right of X-Forwarded-For, which a client cannot
+        # forge (the per-IP rate limits and the burst rule key on it).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
+        )
     from outreach import extensions
 
     extensions.init_app(app, settings)

@@ -185,6 +185,21 @@ class Settings:
         default=300,
         metadata=_meta("Seconds a signed webhook request stays valid (replay protection)."),
     )
+    signature_retention_days: int = field(
+        default=30,
+        metadata=_meta(
+            "Days after which unconfirmed signatures (pending, held, rejected) are deleted by the "
+            "workers' periodic pass; 0: kept."
+        ),
+    )
+    proxy_hops: int = field(
+        default=0,
+        metadata=_meta(
+            "Reverse proxies in front of the web app whose X-Forwarded-For and X-Forwarded-Proto "
+            "are trusted (werkzeug's ProxyFix); the client's address, for the per-IP limits, is "
+            "taken from them. 0: the headers are ignored."
+        ),
+    )
     admin_email: str = field(
         default="admin@example.org",
         metadata=_meta("E-mail of the first admin, created by `flask setup` (run by `make run`)."),

@@ -21,6 +21,8 @@ PUBLIC_ENDPOINTS = {
     "public.confirm_signature",
     "public.count",
     "inbound.webhook",
+    "public.withdraw_signature",
+    "unsubscribe.unsubscribe",
 }
 
 

@@ -366,6 +366,8 @@ def test_one_reminder_after_two_days_and_lost_confirmations_are_queued_again(
         assert sweep_signatures(session, now=later).requeued == 2
     with running_worker(app):
         wait_for(lambda: len(read_mailbox(smtp_server.handler.maildir)) == 2, timeout=20)
+        # The worker records the sending just after SMTP accepted the mail: wait for that too.
+        wait_for(lambda: all(s.confirmation_sent_at for s in _signatures(app)), timeout=20)
         with app.app_context(), get_db().transaction() as session:
             report = sweep_signatures(session, now=utcnow() + timedelta(days=2, minutes=1))
         assert report.reminders == 2

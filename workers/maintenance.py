@@ -20,6 +20,7 @@ from outreach.campaigns.reconcile import reconcile
 from outreach.db import Database
 from outreach.jobs import PROCESS_INBOUND, RECONCILE, broker_dispatcher, defer
 from outreach.settings import Settings
+from outreach.supporters.rights import purge_unconfirmed
 from outreach.supporters.sweep import sweep_signatures
 from outreach.tracking.intake import stale_inbound_ids
 
@@ -82,6 +83,15 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, Any]:
             swept = sweep_signatures(session)
         if swept.reminders or swept.requeued:
             log.info("signatures: %s", swept)
+        # The retention period of unconfirmed signatures (personal data kept no longer than needed).
+        with db.transaction() as session:
+            purged = purge_unconfirmed(session, days=settings.signature_retention_days)
+        if purged:
+            log.info(
+                "signatures: %d unconfirmed purged after %d days",
+                purged,
+                settings.signature_retention_days,
+            )
 
     actor = dramatiq.actor(
         broker=broker,

@@ -23,7 +23,7 @@ from outreach.mail.transport import SmtpConfig, SmtpTransport
 from outreach.settings import Settings
 from outreach.supporters.mail import build_signature_mail
 from outreach.supporters.models import Signature, SignatureState
-from outreach.supporters.tokens import ConfirmationTokens
+from outreach.supporters.tokens import ConfirmationTokens, WithdrawalTokens
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +38,15 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, dramatiq.Actor[...
     smtp = SmtpConfig.from_url(settings.effective_smtp_url, timeout=settings.smtp_timeout)
     identity = MessageIdentity.from_settings(settings)
     tokens = ConfirmationTokens(settings.secret_key)
+    withdrawal = WithdrawalTokens(settings.secret_key)
 
     def signature_mail(signature_id: int, kind: str) -> None:
         with app.app_context(), db.transaction() as session:
             signature = session.get(Signature, signature_id)
             if signature is None or signature.state != SignatureState.PENDING:
                 return  # confirmed, held, withdrawn or erased since: nothing to send
+            if signature.unsubscribed_at is not None and kind == "reminder":
+                return  # they asked for no more mail (List-Unsubscribe)
             campaign = session.get(Campaign, signature.campaign_id)
             if campaign is None or not campaign.slug:
                 log.warning("signature %s: its campaign has no public page", signature_id)
@@ -55,6 +58,7 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, dramatiq.Actor[...
                 identity=identity,
                 tokens=tokens,
                 default_from=settings.mail_from,
+                withdrawal=withdrawal,
             )
             address = signature.email
         # One connection per mail: confirmations come one at a time, not in batches.

@@ -19,6 +19,8 @@ from outreach.letters.render import (
     LetterMeta,
     RenderedCopy,
     SenderView,
+    SupporterView,
+    sample_supporter,
     signatory_views,
 )
 from outreach.mail.message import HeaderError, parse_address
@@ -74,6 +76,8 @@ def letter_meta(
         sender=sender,
         signatories=signatory_views(campaign.signatories),
         cosigners=cosigners or CosignersView(),
+        # Each supporter's own copy gets them at sending; the check and preview a sample one.
+        supporter=sample_supporter() if campaign.supporter_letters else SupporterView(),
     )
 
 

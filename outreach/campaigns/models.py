@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from contacts.base import Base, TimestampMixin, utcnow
 from contacts.models import Contact
 from outreach.campaigns.states import DeliveryState
+
+if TYPE_CHECKING:
+    from outreach.supporters.models import Signature
+
+# A supporter's own letter to one of their MEPs (the mail-to-target mode, outreach.supporters.letters).
+SUPPORTER_ROLE = "supporter"
 
 
 class CampaignStatus(enum.StrEnum):
@@ -69,6 +75,15 @@ class Campaign(TimestampMixin, Base):
     signature_goal: Mapped[int | None]
     cosigner_display: Mapped[str] = mapped_column(String(8), default="none")
     privacy_notice: Mapped[str | None] = mapped_column(Text)
+    # "Write to your MEPs" (outreach.supporters.letters): each confirmed supporter sends their own
+    # copy to the MEPs of their country (of these committees' members only, when any are named),
+    # with their own words in `{{ supporter.message }}` (suggested text, at most this many
+    # characters); at most `supporter_daily_cap` supporter letters per MEP per day (None: no cap).
+    supporter_letters: Mapped[bool] = mapped_column(default=False)
+    supporter_committees: Mapped[list[str]] = mapped_column(JSON, default=list)
+    supporter_daily_cap: Mapped[int | None]
+    supporter_message: Mapped[str | None] = mapped_column(Text)
+    supporter_message_max: Mapped[int] = mapped_column(default=1500)
 
     deliveries: Mapped[list[Delivery]] = relationship(
         back_populates="campaign", lazy="raise_on_sql"
@@ -107,7 +122,19 @@ class Delivery(Base):
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        UniqueConstraint("campaign_id", "contact_id", name="uq_deliveries_campaign_contact"),
+        # One staff letter per official and campaign; supporters' letters are one per (supporter,
+        # official), and many supporters write to the same MEP.
+        Index(
+            "uq_deliveries_campaign_contact",
+            "campaign_id",
+            "contact_id",
+            unique=True,
+            sqlite_where=text("role <> 'supporter'"),
+            postgresql_where=text("role <> 'supporter'"),
+        ),
+        Index("uq_deliveries_signature_contact", "signature_id", "contact_id", unique=True),
+        # The per-MEP daily cap: a campaign's supporter letters to one MEP on one day.
+        Index("ix_deliveries_campaign_contact_send_on", "campaign_id", "contact_id", "send_on"),
         Index("ix_deliveries_campaign_state", "campaign_id", "state"),
         # Progress: how many a campaign sent in the last minutes (its rate and estimated finish).
         Index("ix_deliveries_campaign_sent_at", "campaign_id", "sent_at"),
@@ -122,7 +149,8 @@ class Delivery(Base):
     # Shared by the recipients of one joint message (To and Cc): replies and bounces carry it.
     message_id: Mapped[str | None] = mapped_column(String(255), index=True)
     # "individual" (a merge copy), "to" or "cc" (a recipient of the joint message), "copy" (an
-    # individual copy of a joint letter, saying whom it was addressed to).
+    # individual copy of a joint letter, saying whom it was addressed to), "supporter" (a
+    # supporter's own letter: `signature_id` names them, `send_on` is its day under the cap).
     role: Mapped[str] = mapped_column(String(12), default="individual")
     # The deliveries of one joint message share this key and are sent as one SMTP transaction.
     group_key: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -141,9 +169,15 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Erasing the supporter keeps the delivery (what reached which MEP) without them.
+    signature_id: Mapped[int | None] = mapped_column(
+        ForeignKey("signatures.id", ondelete="SET NULL")
+    )
+    send_on: Mapped[date | None]
 
     campaign: Mapped[Campaign] = relationship(back_populates="deliveries")
     contact: Mapped[Contact] = relationship()
+    signature: Mapped[Signature | None] = relationship()
     events: Mapped[list[DeliveryEvent]] = relationship(
         back_populates="delivery", order_by="DeliveryEvent.id", lazy="raise_on_sql"
     )

@@ -47,6 +47,7 @@ from outreach.mail.message import HeaderError, new_message_id, parse_address
 from outreach.mail.transport import SendOutcome, SmtpTransport
 from outreach.mail.wire import LetterWriter, WireLetter
 from outreach.supporters.cosigners import cosigners_for
+from outreach.supporters.letters import build_supporter_letter
 
 log = logging.getLogger(__name__)
 
@@ -562,6 +563,12 @@ def send_batch(
                         with db.transaction() as session:
                             message = _build_joint(session, unit, parts, reply_to)
                             session.expunge_all()
+                    elif deliveries[0].role == "supporter":
+                        # A supporter's own letter: their words, From "Name via <campaign>",
+                        # Reply-To them (outreach.supporters.letters).
+                        message = build_supporter_letter(
+                            db, deliveries[0], parts.letter, parts.meta, default_from
+                        )
                     else:
                         message = _build_single(deliveries[0], parts, reply_to)
                     unit.message = identity.finalize(message) if identity else message.data

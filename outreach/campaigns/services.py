@@ -369,6 +369,12 @@ def launch(
     if campaign.status != CampaignStatus.DRAFT:
         raise CampaignError(f"campaign {campaign.name!r} has already been launched")
     _checked(campaign)
+    if campaign.supporter_letters:
+        # Write to your MEPs: launching opens the drive; each supporter's letters are made when
+        # their signature is confirmed (outreach.supporters.letters), none now.
+        campaign.status = CampaignStatus.SENDING.value
+        campaign.launched_at = utcnow()
+        return LaunchResult(deliveries=0, batches=0)
     plan = _recipients(session, campaign, as_rows=True)
     verdict = _check_for_launch(
         session,

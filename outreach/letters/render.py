@@ -64,6 +64,9 @@ CONTEXT_DOC: dict[str, str] = {
     "addressees": "a joint letter's addressees (each like recipient); empty for a mail merge",
     "addressed_to": 'their names as a phrase, e.g. "Ursula von der Leyen and António Costa"',
     "copied": "true in a copy sent to someone the joint letter is not addressed to",
+    "supporter": "in a supporter's own letter (write to your MEPs): .name .email .country "
+    ".country_code .organisation, and .message, their own words (plain text, one paragraph; "
+    ".paragraphs gives them paragraph by paragraph); empty in staff letters",
 }
 FILTERS_DOC = {
     "date": "{{ today|date }} or {{ today|date('short') }}: a date in the letter's language",
@@ -148,6 +151,21 @@ class CosignersView:
 
 
 @dataclass(frozen=True)
+class SupporterView:
+    """The supporter who sends their own copy (write to your MEPs). `message` is the part of the
+    letter they wrote or edited: plain text, escaped like every value, so it cannot add
+    Markdown, links or HTML; one paragraph when printed whole, or `paragraphs` one by one."""
+
+    name: str = ""
+    email: str = ""
+    country: str = ""
+    country_code: str = ""
+    organisation: str = ""
+    message: str = ""
+    paragraphs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Joint:
     """How a copy relates to a joint letter: the addressees, and whether it is the joint message
     itself (joint salutation) or an individual copy sent to someone else (`copied`)."""
@@ -169,6 +187,7 @@ class LetterMeta:
     signatories: tuple[SignatoryView, ...] = ()
     cosigners: CosignersView = CosignersView()
     today: date | None = None
+    supporter: SupporterView = SupporterView()
 
 
 def signatory_views(rows: Sequence[Mapping[str, str]] | None) -> tuple[SignatoryView, ...]:
@@ -209,6 +228,7 @@ def recipient_context(
         "sender": meta_.sender,
         "signatories": list(meta_.signatories),
         "cosigners": meta_.cosigners,
+        "supporter": meta_.supporter,
         "today": today or meta_.today or date.today(),  # noqa: DTZ011 - the sender's calendar date
         "language": language,
     }
@@ -221,6 +241,14 @@ def sample_contact() -> Contact:
         gender="FEMALE", country_code="BE", languages=["fr", "nl", "de"], position="Member of the European Parliament",
         organisation="European Parliament", political_group_short="EPP", national_party="Example party",
         email="ana.example@europarl.europa.eu", salutation_overrides={}, address_line_overrides={},
+    )  # fmt: skip
+
+
+def sample_supporter() -> SupporterView:
+    """A complete fictitious supporter, for the check and preview of a mail-to-target letter."""
+    return SupporterView(
+        name="Alex Example", email="alex@example.org", country="Belgium", country_code="BE",
+        organisation="", message="I care about this.", paragraphs=("I care about this.",),
     )  # fmt: skip
 
 
@@ -489,7 +517,8 @@ class CompiledPart:
 _WS = re.compile(r"\s+")
 _NO_ATTRIBUTE = re.compile(r"'[\w.]*\.(\w+)View object' has no attribute '(\w+)'")
 _VIEW_NAMES = {"Recipient": "recipient", "Campaign": "campaign", "Sender": "sender",
-               "Signatory": "a signatory", "Cosigners": "cosigners"}  # fmt: skip
+               "Signatory": "a signatory", "Cosigners": "cosigners",
+               "Supporter": "supporter"}  # fmt: skip
 
 
 def _friendly(message: str) -> str:

@@ -2,7 +2,8 @@
 
 Rendered from templates/emails/<name>/{subject,body}.txt with Flask-Babel's catalogues (so it
 needs the app context: the worker opens one), then built by `build_supporter_mail`, which adds
-List-Unsubscribe. The link is `<base_url>/c/<slug>/confirm/<token>`.
+List-Unsubscribe. The link is `<base_url>/c/<slug>/confirm/<token>`; every mail also carries
+the withdrawal link `<base_url>/c/<slug>/withdraw/<token>`, valid as long as the signature.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from outreach.campaigns.models import Campaign
 from outreach.mail.identity import MessageIdentity
 from outreach.mail.message import build_supporter_mail, new_message_id, parse_address
 from outreach.supporters.models import Signature
-from outreach.supporters.tokens import ConfirmationTokens
+from outreach.supporters.tokens import ConfirmationTokens, WithdrawalTokens
 
 KINDS = {"confirm": "signature_confirm", "reminder": "signature_reminder"}
 
@@ -32,6 +33,14 @@ def confirmation_url(base_url: str, campaign: Campaign, token: str) -> str:
     return f"{base_url.rstrip('/')}/c/{campaign.slug}/confirm/{token}"
 
 
+def withdrawal_url(
+    base_url: str, campaign: Campaign, tokens: WithdrawalTokens, signature: Signature
+) -> str:
+    """The supporter's link to take their name back (and cancel their unsent letters)."""
+    token = tokens.make(signature.id, signature.email)
+    return f"{base_url.rstrip('/')}/c/{campaign.slug}/withdraw/{token}"
+
+
 def build_signature_mail(
     kind: str,
     signature: Signature,
@@ -40,9 +49,15 @@ def build_signature_mail(
     identity: MessageIdentity,
     tokens: ConfirmationTokens,
     default_from: str,
+    withdrawal: WithdrawalTokens,
 ) -> SupporterMail:
     url = confirmation_url(identity.base_url, campaign, tokens.make(signature.id, signature.email))
-    context = {"signature": signature, "campaign": campaign, "confirm_url": url}
+    context = {
+        "signature": signature,
+        "campaign": campaign,
+        "confirm_url": url,
+        "withdraw_url": withdrawal_url(identity.base_url, campaign, withdrawal, signature),
+    }
     folder = KINDS[kind]
     with force_locale(signature.language):
         subject = render_template(f"emails/{folder}/subject.txt", **context)

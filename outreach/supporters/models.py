@@ -51,6 +51,8 @@ class Signature(Base):
         Index("ix_signatures_campaign_state", "campaign_id", "state"),
         # Burst detection: a campaign's recent signatures from one source.
         Index("ix_signatures_campaign_ip_created", "campaign_id", "ip_hash", "created_at"),
+        # A supporter's data across campaigns (export and erasure ask by address).
+        Index("ix_signatures_email", "email"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -85,3 +87,9 @@ class Signature(Base):
     confirmation_sent_at: Mapped[datetime | None]
     reminder_sent_at: Mapped[datetime | None]
     reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    # Write to your MEPs: the supporter's own words, plain text (`{{ supporter.message }}`).
+    letter_message: Mapped[str | None] = mapped_column(Text)
+    # Withdrawn: the name leaves the letter and unsent letters are cancelled. Unsubscribed (RFC
+    # 8058 one-click, or the page): no more reminders or updates; the signature still counts.
+    withdrawn_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]

@@ -16,6 +16,7 @@ from outreach.jobs import SIGNATURE_MAIL, defer
 from outreach.supporters.models import CosignerDisplay, Signature, SignatureState
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+COMMITTEE = re.compile(r"^[A-Z0-9-]{2,12}$")
 MAX_NOTICE = 20_000
 
 
@@ -30,6 +31,12 @@ class PublicSettings:
     signature_goal: int | None
     cosigner_display: str
     privacy_notice: str | None
+    # Write to your MEPs (outreach.supporters.letters).
+    supporter_letters: bool = False
+    supporter_committees: str = ""
+    supporter_daily_cap: int | None = None
+    supporter_message: str | None = None
+    supporter_message_max: int = 1500
 
 
 def set_public_settings(session: Session, campaign: Campaign, values: PublicSettings) -> None:
@@ -58,6 +65,30 @@ def set_public_settings(session: Session, campaign: Campaign, values: PublicSett
     campaign.cosigner_display = values.cosigner_display
     notice = (values.privacy_notice or "").strip()
     campaign.privacy_notice = notice[:MAX_NOTICE] or None
+    set_letter_settings(campaign, values)
+
+
+def set_letter_settings(campaign: Campaign, values: PublicSettings) -> None:
+    """The write-to-your-MEPs settings; the mode itself only while the campaign is a draft (a
+    launched drive's deliveries were made for one mode)."""
+    committees = [c.strip().upper() for c in values.supporter_committees.split(",") if c.strip()]
+    if any(not COMMITTEE.match(c) for c in committees):
+        raise PublicSettingsError(
+            "committees are acronyms such as AFET or DROI, separated by commas"
+        )
+    if values.supporter_daily_cap is not None and values.supporter_daily_cap < 1:
+        raise PublicSettingsError("the daily cap is a number of letters, 1 or more")
+    if not 100 <= values.supporter_message_max <= 10_000:
+        raise PublicSettingsError("a supporter may write between 100 and 10,000 characters")
+    if values.supporter_letters != campaign.supporter_letters and campaign.status != "draft":
+        raise PublicSettingsError(
+            "whether supporters write to their MEPs can only change while the campaign is a draft"
+        )
+    campaign.supporter_letters = values.supporter_letters
+    campaign.supporter_committees = committees
+    campaign.supporter_daily_cap = values.supporter_daily_cap
+    campaign.supporter_message = (values.supporter_message or "").strip() or None
+    campaign.supporter_message_max = values.supporter_message_max
 
 
 def state_counts(session: Session, campaign_id: int) -> dict[str, int]:

@@ -174,15 +174,23 @@ def sign(
     return SignResult("again", existing or 0, mail_queued=False)
 
 
-def confirm(session: Session, signature_id: int, *, now: datetime | None = None) -> str | None:
-    """Confirm a pending signature (compare-and-set). Returns the state it is in afterwards, or
-    None if there is no such signature."""
+def confirm_pending(session: Session, signature_id: int, *, now: datetime | None = None) -> bool:
+    """Confirm a pending signature (compare-and-set); True only for the call that confirmed it,
+    so what follows a confirmation (a supporter's letters) happens once."""
     now = now or utcnow()
-    session.execute(
+    changed = session.scalar(
         update(Signature)
         .where(Signature.id == signature_id, Signature.state == SignatureState.PENDING.value)
         .values(state=SignatureState.CONFIRMED.value, confirmed_at=now, updated_at=now)
+        .returning(Signature.id)
     )
+    return changed is not None
+
+
+def confirm(session: Session, signature_id: int, *, now: datetime | None = None) -> str | None:
+    """Confirm a pending signature (compare-and-set). Returns the state it is in afterwards, or
+    None if there is no such signature."""
+    confirm_pending(session, signature_id, now=now)
     return session.scalar(select(Signature.state).where(Signature.id == signature_id))
 
 

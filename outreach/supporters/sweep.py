@@ -45,6 +45,7 @@ def sweep_signatures(session: Session, *, now: datetime | None = None) -> SweepR
             .where(
                 pending,
                 Signature.reminder_sent_at.is_(None),
+                Signature.unsubscribed_at.is_(None),
                 Signature.confirmation_sent_at <= now - REMINDER_AFTER,
                 Signature.confirmation_sent_at > now - LINK_LIFETIME,
             )

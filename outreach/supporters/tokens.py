@@ -77,3 +77,28 @@ class FormTokens:
         if value != campaign_id:
             return None
         return (utcnow() - issued).total_seconds()
+
+
+class WithdrawalTokens:
+    """The withdrawal link in a supporter's mails: `[signature id, digest of the address]`,
+    signed, and valid as long as the signature exists (a supporter may withdraw at any time)."""
+
+    def __init__(self, secret_key: str) -> None:
+        self._serializer = URLSafeTimedSerializer(secret_key, salt="outreach.signature-withdrawal")
+
+    def make(self, signature_id: int, email: str) -> str:
+        return self._serializer.dumps([signature_id, _address_digest(email)])
+
+    def read(self, token: str) -> tuple[int, str] | None:
+        try:
+            value = self._serializer.loads(token)
+        except BadSignature:
+            return None
+        if (
+            not isinstance(value, list)
+            or len(value) != 2
+            or not isinstance(value[0], int)
+            or not isinstance(value[1], str)
+        ):
+            return None
+        return value[0], value[1]

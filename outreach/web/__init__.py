@@ -21,6 +21,9 @@ def register_blueprints(app: Flask) -> None:
     from outreach.web.imports import bp as imports_bp
     from outreach.web.inbound import bp as inbound_bp
     from outreach.web.public import bp as public_bp
+
+    # Adds the withdrawal route to the public blueprint: imported before it is registered.
+    from outreach.web.public_rights import unsubscribe_bp
     from outreach.web.signatures import bp as signatures_bp
 
     app.register_blueprint(auth_bp)
@@ -35,6 +38,7 @@ def register_blueprints(app: Flask) -> None:
     # Public: the campaign pages supporters sign on (no sign-in; see outreach.web.public).
     app.register_blueprint(public_bp)
     app.register_blueprint(inbound_bp)
+    app.register_blueprint(unsubscribe_bp)
 
     from outreach.web.filters import register_filters
 

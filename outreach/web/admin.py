@@ -232,6 +232,11 @@ def campaign_detail(campaign_id: int) -> ResponseReturnValue:
         signature_goal=campaign.signature_goal,
         cosigner_display=campaign.cosigner_display,
         privacy_notice=campaign.privacy_notice,
+        supporter_letters=campaign.supporter_letters,
+        supporter_committees=", ".join(campaign.supporter_committees or []),
+        supporter_daily_cap=campaign.supporter_daily_cap,
+        supporter_message=campaign.supporter_message,
+        supporter_message_max=campaign.supporter_message_max,
     )
     signature_state = request.args.get("signatures") or ""
     return render_template(
@@ -503,7 +508,11 @@ def campaign_launch(campaign_id: int) -> ResponseReturnValue:
         flash(f"Not launched: {exc}", "error")
     else:
         session.commit()
-        flash(f"Launched: {result.deliveries} letters queued for sending.", "success")
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is not None and campaign.supporter_letters:
+            flash("Launched: each supporter's letters go out when they confirm.", "success")
+        else:
+            flash(f"Launched: {result.deliveries} letters queued for sending.", "success")
     return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
 
 

@@ -310,6 +310,40 @@ class PublicPageForm(FlaskForm):
         description="shown next to the form; supporters consent to it and its exact text is stored "
         "with each signature. Empty: the built-in notice, in the page's language.",
     )
+    supporter_letters = BooleanField(
+        "Supporters write to their own MEPs (each confirmed supporter sends their own copy)"
+    )
+    supporter_committees = StringField(
+        "Only MEPs of these committees",
+        validators=[Length(max=400)],
+        description="acronyms separated by commas, e.g. AFET, DROI; empty: every MEP of the "
+        "supporter's country",
+    )
+    supporter_daily_cap = IntegerField(
+        "Most supporter letters per MEP per day",
+        validators=[Optional(), NumberRange(min=1, max=100_000)],
+        description="beyond it a letter waits for the next day with room; empty: no cap",
+    )
+    supporter_message = TextAreaField(
+        "Suggested text of {{ supporter.message }}",
+        validators=[Length(max=10_000)],
+        description="the part of the letter each supporter may edit, prefilled for them",
+    )
+    supporter_message_max = IntegerField(
+        "Most characters a supporter may write",
+        validators=[Optional(), NumberRange(min=100, max=10_000)],
+        default=1500,
+    )
+
+
+class SupporterDataForm(FlaskForm):
+    """A supporter's data request: the address whose data to export or erase."""
+
+    email = StringField(
+        "Supporter's e-mail address",
+        validators=[DataRequired("Enter the supporter's e-mail address."), Length(max=320)],
+    )
+    confirm_erase = BooleanField("I understand that erasure cannot be undone")
 
 
 class ReviewForm(FlaskForm):

@@ -22,11 +22,19 @@ from outreach.campaigns.models import Campaign
 from outreach.extensions import PUBLIC_LANGUAGES, csrf, get_db, get_settings, limiter
 from outreach.settings import burst_limit
 from outreach.supporters.cosigners import named_cosigners
+from outreach.supporters.letters import LettersError, accepts_letters, write_letters
 from outreach.supporters.models import CosignerDisplay, Signature
-from outreach.supporters.signing import SignatureInput, confirm, confirmed_count, ip_hash, sign
+from outreach.supporters.signing import (
+    SignatureInput,
+    confirm_pending,
+    confirmed_count,
+    ip_hash,
+    sign,
+)
 from outreach.supporters.tokens import ConfirmationTokens
 from outreach.web.public_forms import ConfirmForm, SignForm, aria
 from outreach.web.public_letter import privacy_notice_text, public_letter
+from outreach.web.public_letters import letter_choice, read_choice
 
 bp = Blueprint("public", __name__, url_prefix="/c")
 # The form carries its own signed token (public_forms.SignedFormCSRF): no session cookie exists
@@ -70,7 +78,8 @@ def _campaign(slug: str) -> Campaign:
 
 
 def _client_ip() -> str:
-    # Behind a proxy, configure it to pass the client address (see docs/operations.md).
+    # Behind a proxy, OUTREACH_PROXY_HOPS makes ProxyFix put the client's address here (see
+    # docs/operations.md); without it this is the proxy's, and every visitor shares one limit.
     return request.remote_addr or "unknown"
 
 
@@ -119,6 +128,8 @@ def _page(campaign: Campaign, form: SignForm | None, *, embed: bool, **extra: An
         count=confirmed_count(session, campaign.id),
         names=named_cosigners(session, campaign.id, NAMES_SHOWN) if show_names else [],
         endpoint="public.embed" if embed else "public.campaign",
+        writes_to_meps=accepts_letters(campaign),
+        letters_sent=request.args.get("letters", type=int) or 0,
         **extra,
     )
 
@@ -197,20 +208,27 @@ def confirm_signature(slug: str, token: str) -> ResponseReturnValue:
     ):
         return render_template("public/confirm.html", campaign=campaign, invalid=True), 404
     form = ConfirmForm(campaign.id)
+    # Write to your MEPs: the page also offers the supporter's letters (public_letters).
+    letters = letter_choice(session, campaign, signature)
+    page = {"campaign": campaign, "form": form, "signature": signature, "letters": letters}
     if request.method == "POST":
         if not form.validate():
             return render_template("public/refused.html", campaign=campaign), 400
-        confirm(session, signature.id)
-        session.commit()
+        if letters is not None and not read_choice(letters, request.form):
+            return render_template("public/confirm.html", invalid=False, **page), 400
         target: dict[str, Any] = {"slug": campaign.slug, "confirmed": "1", **_lang_args()}
+        if confirm_pending(session, signature.id) and letters is not None:
+            try:
+                made = write_letters(
+                    session, campaign, signature, sorted(letters.chosen), letters.message
+                )
+            except LettersError:
+                session.rollback()
+                return render_template("public/refused.html", campaign=campaign), 400
+            target["letters"] = made.total
+        session.commit()
         return redirect(url_for("public.campaign", **target))
-    return render_template(
-        "public/confirm.html",
-        campaign=campaign,
-        form=form,
-        signature=signature,
-        invalid=False,
-    )
+    return render_template("public/confirm.html", invalid=False, **page)
 
 
 @bp.get("/<slug>/count.json")

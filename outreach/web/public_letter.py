@@ -9,6 +9,10 @@ the page's when the letter exists in it, else the letter's own.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import replace
+from datetime import date
 from typing import NamedTuple
 
 from flask_babel import gettext as _
@@ -19,7 +23,7 @@ from outreach.campaigns.letters import LetterCheckError, _joint_for, campaign_le
 from outreach.campaigns.models import Campaign
 from outreach.extensions import get_settings
 from outreach.letters.formatting import html_fragment
-from outreach.letters.render import Joint, LetterError
+from outreach.letters.render import Joint, LetterError, SupporterView
 
 
 class PublicLetter(NamedTuple):
@@ -35,11 +39,52 @@ def _nobody() -> Contact:
     )
 
 
+# The page's letter is the same for every visitor of a campaign in one language on one day: kept
+# per process, keyed on everything it is rendered from, so that a signature (which shows the page
+# again) does not compile and render the letter each time. Joint letters read their addressees
+# from the directory and are not kept.
+_KEPT: dict[str, PublicLetter] = {}
+_KEPT_MAX = 256
+
+
+def _key(campaign: Campaign, page_language: str) -> str:
+    parts = [
+        campaign.id, campaign.name, campaign.letter_sources(), campaign.default_language,
+        campaign.signatories, campaign.mail_from, get_settings().mail_from,
+        campaign.supporter_letters, campaign.supporter_message, page_language,
+        date.today().isoformat(),  # noqa: DTZ011 - the letter's {{ today }}, as rendered
+    ]  # fmt: skip
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
 def public_letter(campaign: Campaign, page_language: str) -> PublicLetter:
+    if campaign.addressing == "joint":
+        return _render(campaign, page_language)
+    key = _key(campaign, page_language)
+    kept = _KEPT.get(key)
+    if kept is None:
+        if len(_KEPT) >= _KEPT_MAX:
+            _KEPT.clear()
+        kept = _KEPT[key] = _render(campaign, page_language)
+    return kept
+
+
+def _render(campaign: Campaign, page_language: str) -> PublicLetter:
     try:
         letter = campaign_letter(campaign)
         language = page_language if page_language in letter.variants else campaign.default_language
         meta = letter_meta(campaign, default_from=get_settings().mail_from)
+        if campaign.supporter_letters:
+            # Each supporter's copy: shown with "Your name" and the suggested text they may edit.
+            suggested = campaign.supporter_message or ""
+            meta = replace(
+                meta,
+                supporter=SupporterView(
+                    name=_("Your name"),
+                    message=" ".join(suggested.split()),
+                    paragraphs=tuple(p for p in suggested.split("\n\n") if p.strip()),
+                ),
+            )
         joint = _joint_for(campaign, _nobody())
         if joint.addressees:
             recipient, joint = joint.addressees[0], Joint(joint.addressees, message=True)

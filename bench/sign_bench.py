@@ -1,0 +1,291 @@
+"""Public signing through gunicorn: signatures per second with every protection on, against a
+minimal Flask endpoint that inserts one row, on the same stack, in the same run (issue 6).
+
+For each backend (SQLite file, and a scratch PostgreSQL database `bench_sign` that the benchmark
+creates and drops), with a private Redis:
+
+1. the minimal endpoint (`baseline_app` below: read two form fields, insert one row, commit,
+   answer 200) under gunicorn;
+2. the real app under gunicorn with the same settings, POSTing the public form of a campaign:
+   the body limit, both Flask-Limiter limits in Redis (per IP and per address: on, raised so that
+   the benchmark is not throttled), the form's signed token (CSRF without a cookie, and the fill
+   time, set to 0 s), email-validator, the burst read (threshold raised), the notice and the
+   signature inserted, the commit, the confirmation job enqueued in Redis, and the thank-you
+   page rendered (the whole campaign page with its letter).
+
+Both servers run `gunicorn --workers 2` (sync workers: 2 cores) on loopback, loaded by CLIENTS
+threads of this process, each with one keep-alive connection; each thread fetches the page once
+for its form token and then posts new addresses. Figures: requests per second, p50 and p99
+latency, and the rows counted in the database afterwards (none may be lost: every 200 is a row).
+
+    .venv/bin/python bench/sign_bench.py [--requests 2000] [--backends sqlite,postgresql]
+        [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_sign]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import os
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+from flask import Flask, request
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, create_engine, func
+from sqlalchemy import insert as sa_insert
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import (  # noqa: E402
+    descendants,
+    exit_cleanly_on_signals,
+    free_port,
+    private_redis,
+    report,
+    scratch_postgres,
+    stop_process,
+    wait_for_port,
+)
+
+CLIENTS = 4
+WARM_UP = 40
+SLUG = "bench-sign"
+SECRET = secrets.token_hex(16)  # the form tokens of one run
+TOKEN_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+_rows = MetaData()
+BENCH_ROWS = Table(
+    "bench_rows",
+    _rows,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200)),
+    Column("email", String(320)),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+)
+
+
+def baseline_app() -> Flask:
+    """The limit: the least a signing endpoint does on this stack (gunicorn imports this)."""
+    app = Flask("sign-baseline")
+    engine = create_engine(os.environ["BENCH_DATABASE_URL"])
+
+    @app.post("/insert")
+    def insert_one() -> tuple[str, int]:
+        with engine.begin() as conn:
+            conn.execute(
+                sa_insert(BENCH_ROWS),
+                {"name": request.form.get("name", ""), "email": request.form.get("email", "")},
+            )
+        return "ok", 200
+
+    return app
+
+
+@dataclass
+class Run:
+    ok: int = 0
+    errors: dict[int, int] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000 if ordered else 0.0
+
+
+@contextlib.contextmanager
+def gunicorn(app_spec: str, env: dict[str, str], folder: Path) -> Iterator[int]:
+    """`gunicorn --workers 2` serving `app_spec` on a free loopback port; stopped by pid."""
+    port = free_port()
+    log = (folder / f"gunicorn-{port}.log").open("wb")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind",
+         f"127.0.0.1:{port}", "--chdir", str(ROOT / "bench"), "--pythonpath", str(ROOT),
+         app_spec],
+        env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+    )  # fmt: skip
+    children: list[int] = []
+    try:
+        wait_for_port(port, timeout=60)
+        time.sleep(1.0)  # both workers booted
+        children = descendants(proc.pid)
+        yield port
+    finally:
+        stop_process(proc, children)
+        log.close()
+
+
+def load(port: int, path: str, bodies: list[str], token_path: str | None) -> Run:
+    """POST every body over CLIENTS keep-alive connections; the latencies of the 200s."""
+    run = Run()
+    lock = threading.Lock()
+    chunks = [bodies[i::CLIENTS] for i in range(CLIENTS)]
+
+    def client(mine: list[str]) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        token = ""
+        if token_path:
+            conn.request("GET", token_path)
+            page = conn.getresponse().read().decode()
+            match = TOKEN_RE.search(page)
+            assert match, "no form token on the page"
+            token = match.group(1)
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        for body in mine:
+            data = body.replace("TOKEN", token)
+            start = time.perf_counter()
+            conn.request("POST", path, body=data, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            elapsed = time.perf_counter() - start
+            with lock:
+                if response.status == 200:
+                    run.ok += 1
+                    run.latencies.append(elapsed)
+                else:
+                    run.errors[response.status] = run.errors.get(response.status, 0) + 1
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in chunks]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    run.seconds = time.perf_counter() - start
+    return run
+
+
+def bodies(prefix: str, count: int) -> list[str]:
+    return [
+        urlencode(
+            {"csrf_token": "TOKEN", "name": f"Supporter {prefix} {i}",
+             "email": f"{prefix}.{i}@example.org", "country": "BE", "consent": "y", "named": "y"}
+        )
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def prepare(database_url: str, redis_url: str, folder: Path) -> dict[str, str]:
+    """Migrate, make a campaign with an open public page and the baseline's table; the env."""
+    env = {
+        "OUTREACH_INSTANCE_PATH": str(folder / "instance"),
+        "OUTREACH_SECRET_KEY": SECRET,
+        "OUTREACH_DATABASE_URL": database_url,
+        "OUTREACH_REDIS_URL": redis_url,
+        # Every protection on; the limits raised so that one loopback client is not throttled.
+        "OUTREACH_SIGN_RATE_PER_IP": "1000000/minute",
+        "OUTREACH_SIGN_RATE_PER_ADDRESS": "100/hour",
+        "OUTREACH_SIGN_BURST": "1000000/10",
+        "OUTREACH_SIGN_MIN_SECONDS": "0",
+        "BENCH_DATABASE_URL": database_url,
+    }
+    from flask_migrate import upgrade
+
+    from outreach import create_app
+    from outreach.campaigns import services
+    from outreach.extensions import get_db
+
+    app = create_app(
+        {"instance_path": env["OUTREACH_INSTANCE_PATH"], "secret_key": SECRET,
+         "database_url": database_url, "redis_url": redis_url}
+    )  # fmt: skip
+    with app.app_context():
+        upgrade()
+        with get_db().transaction() as session:
+            campaign = services.create_campaign(
+                session, name="Free the fishermen", subject="Release the twelve fishermen",
+                body="{{ salutation }}\n\nWe ask you to act **now**.\n\n{{ cosigners.count }} co-sign.",
+                audience={}, signatories=[{"name": "Coast Rights", "url": "https://coast.example.org"}],
+            )  # fmt: skip
+            campaign.slug, campaign.signing_open, campaign.signature_goal = SLUG, True, 10_000
+            campaign.cosigner_display = "both"
+        get_db().dispose()
+    engine = create_engine(database_url)
+    _rows.create_all(engine)
+    engine.dispose()
+    return env
+
+
+def count(database_url: str, table: str) -> int:
+    from sqlalchemy import text
+
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        n = int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0)  # noqa: S608
+    engine.dispose()
+    return n
+
+
+def bench_backend(label: str, database_url: str, requests: int, folder: Path) -> bool:
+    with private_redis(folder) as redis_url:
+        env = prepare(database_url, redis_url, folder)
+        with gunicorn("sign_bench:baseline_app()", env, folder) as port:
+            load(port, "/insert", bodies("warm", WARM_UP), None)
+            base = load(port, "/insert", bodies("base", requests), None)
+        with gunicorn("outreach:create_app()", env, folder) as port:
+            load(port, f"/c/{SLUG}", bodies("warmsign", WARM_UP), f"/c/{SLUG}")
+            sign = load(port, f"/c/{SLUG}", bodies("sign", requests), f"/c/{SLUG}")
+    base_rows = count(database_url, "bench_rows") - WARM_UP
+    sign_rows = count(database_url, "signatures") - WARM_UP
+    print(
+        f"{label}: baseline {base.ok} ok {base.errors or ''} in {base.seconds:.1f} s, p50 "
+        f"{base.percentile(0.5):.1f} ms, p99 {base.percentile(0.99):.1f} ms, rows {base_rows}"
+    )
+    print(
+        f"{label}: signing  {sign.ok} ok {sign.errors or ''} in {sign.seconds:.1f} s, p50 "
+        f"{sign.percentile(0.5):.1f} ms, p99 {sign.percentile(0.99):.1f} ms, rows {sign_rows}"
+    )
+    report(f"signing, {label} (target >= 0.5)", sign.rate, "req/s", base.rate, "one-row insert")
+    report(
+        f"signing p99, {label}", sign.percentile(0.99), "ms", base.percentile(0.99), "insert p99"
+    )
+    lost = (base.ok - base_rows) + (sign.ok - sign_rows)
+    print(f"{label}: lost rows {lost} (every 200 must be a row)")
+    return lost == 0 and not base.errors and not sign.errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/bench_sign"
+    )
+    args = parser.parse_args()
+    exit_cleanly_on_signals()
+    folder = Path(tempfile.mkdtemp(prefix="outreach-bench-sign-"))
+    print(f"{os.cpu_count()} cores, {CLIENTS} client threads, gunicorn --workers 2; in {folder}")
+    good = True
+    for backend in args.backends.split(","):
+        if backend == "sqlite":
+            good &= bench_backend(
+                "sqlite", f"sqlite:///{folder / 'sign.db'}", args.requests, folder
+            )
+        elif backend == "postgresql":
+            with scratch_postgres(args.postgres_url) as url:
+                good &= bench_backend("postgresql", url, args.requests, folder)
+        else:
+            parser.error(f"unknown backend {backend!r}")
+    if not good:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
