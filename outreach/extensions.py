@@ -44,6 +44,7 @@ def import_models() -> None:
     """Import every model module so that Base.metadata knows every table."""
     import contacts.models  # noqa: F401
     import outreach.accounts.models
+    import outreach.api.models
     import outreach.campaigns.models
     import outreach.supporters.models
     import outreach.tracking.models  # noqa: F401

@@ -138,6 +138,13 @@ class Settings:
             "minutes on, signatures are held for review instead of counted; empty: off."
         ),
     )
+    api_rate: str = field(
+        default="600/minute;10000/hour",
+        metadata=_meta(
+            "Most requests one API token may make to /api/v1 (Flask-Limiter syntax, `;` between "
+            "limits); empty: no limit."
+        ),
+    )
     sign_min_seconds: float = field(
         default=3.0,
         metadata=_meta(

@@ -1,5 +1,5 @@
 """Blueprints: auth (sign in/out), admin (the console), dev (the captured-mail viewer), health,
-public (the campaign pages supporters sign on).
+public (the campaign pages supporters sign on); the JSON API (outreach.api) under /api/v1.
 
 Views are thin: they parse input with a form, call one service, and render. Every blueprint other
 than auth, health and public requires a signed-in user; tests walk the URL map to prove it.
@@ -22,6 +22,7 @@ def register_blueprints(app: Flask) -> None:
     from outreach.web.inbound import bp as inbound_bp
     from outreach.web.public import bp as public_bp
     from outreach.web.signatures import bp as signatures_bp
+    from outreach.web.tokens import bp as tokens_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
@@ -31,10 +32,15 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(directory_bp)
     app.register_blueprint(imports_bp)
     app.register_blueprint(signatures_bp)
+    app.register_blueprint(tokens_bp)
     app.register_blueprint(health_bp)
     # Public: the campaign pages supporters sign on (no sign-in; see outreach.web.public).
     app.register_blueprint(public_bp)
     app.register_blueprint(inbound_bp)
+    # The JSON API under /api/v1 (token-authenticated, CSRF-exempt; see outreach.api).
+    from outreach.api import init_api
+
+    init_api(app)
 
     from outreach.web.filters import register_filters
 
