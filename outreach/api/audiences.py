@@ -14,7 +14,7 @@ from contacts.models import SavedAudience
 from outreach.api.auth import protect
 from outreach.api.pagination import page
 from outreach.api.problems import Problem, invalid
-from outreach.api.schemas import Id, PageArgs, Text, page_schema
+from outreach.api.schemas import Id, PageArgs, Text, UtcDateTime, page_schema
 from outreach.extensions import get_db
 
 blp = Blueprint("api_audiences", __name__, description="Saved audiences.")
@@ -26,8 +26,8 @@ class AudienceOut(Schema):
     name = fields.String(required=True)
     filter = fields.String(required=True)
     contact_ids = fields.List(fields.Integer(), required=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
 
 
 class AudienceIn(Schema):
@@ -106,7 +106,7 @@ def _saved(audience_id: int) -> SavedAudience:
     return saved
 
 
-@blp.route("/audiences/<int:audience_id>")
+@blp.route("/audiences/<int(min=1, max=2147483647):audience_id>")
 class AudienceItem(MethodView):
     @blp.response(200, AudienceOut)
     def get(self, audience_id: int) -> SavedAudience:
@@ -114,7 +114,7 @@ class AudienceItem(MethodView):
         return _saved(audience_id)
 
 
-@blp.route("/audiences/<int:audience_id>/count")
+@blp.route("/audiences/<int(min=1, max=2147483647):audience_id>/count")
 class SavedCount(MethodView):
     @blp.response(200, CountOut)
     def get(self, audience_id: int) -> dict[str, Any]:

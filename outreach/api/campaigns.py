@@ -18,7 +18,7 @@ from contacts.models import Contact
 from outreach.api.auth import actor, current_user, protect
 from outreach.api.pagination import page
 from outreach.api.problems import CONFLICT, UNCONFIRMED_WARNINGS, Problem, invalid
-from outreach.api.schemas import Id, PageArgs, Text, page_schema
+from outreach.api.schemas import Id, PageArgs, Text, UtcDateTime, page_schema
 from outreach.campaigns import control, services
 from outreach.campaigns.letters import LetterCheckError, format_signatories, parse_signatories
 from outreach.campaigns.models import Campaign
@@ -58,7 +58,7 @@ class CheckOut(Schema):
     digest = fields.String(allow_none=True)
     errors = fields.Integer(allow_none=True)
     warnings = fields.Integer(allow_none=True)
-    checked_at = fields.DateTime(allow_none=True)
+    checked_at = UtcDateTime(allow_none=True)
 
 
 class CampaignOut(Schema):
@@ -74,8 +74,8 @@ class CampaignOut(Schema):
     addressing = fields.String()
     joint_to = fields.List(fields.Integer())
     joint_cc = fields.List(fields.Integer())
-    created_at = fields.DateTime()
-    launched_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    launched_at = UtcDateTime(allow_none=True)
     check = fields.Method("_check", metadata={"type": "object"})
 
     def _languages(self, campaign: Campaign) -> list[str]:
@@ -164,7 +164,7 @@ class ProgressOut(Schema):
     percent = fields.Integer(required=True)
     remaining = fields.Integer(required=True)
     per_minute = fields.Float(required=True)
-    finish_at = fields.DateTime(allow_none=True)
+    finish_at = UtcDateTime(allow_none=True)
 
 
 def _campaign(campaign_id: int) -> Campaign:
@@ -224,7 +224,7 @@ class Campaigns(MethodView):
         return campaign
 
 
-@blp.route("/campaigns/<int:campaign_id>")
+@blp.route("/campaigns/<int(min=1, max=2147483647):campaign_id>")
 class CampaignItem(MethodView):
     @blp.response(200, CampaignOut)
     def get(self, campaign_id: int) -> Campaign:
@@ -260,7 +260,7 @@ class CampaignItem(MethodView):
         return campaign
 
 
-@blp.route("/campaigns/<int:campaign_id>/lint")
+@blp.route("/campaigns/<int(min=1, max=2147483647):campaign_id>/lint")
 class Lint(MethodView):
     @blp.response(200, LintOut)
     def post(self, campaign_id: int) -> dict[str, Any]:
@@ -285,7 +285,7 @@ class Lint(MethodView):
         }
 
 
-@blp.route("/campaigns/<int:campaign_id>/preview")
+@blp.route("/campaigns/<int(min=1, max=2147483647):campaign_id>/preview")
 class Preview(MethodView):
     @blp.arguments(PreviewArgs, location="query")
     @blp.response(200, PreviewOut)
@@ -318,7 +318,7 @@ class Preview(MethodView):
         }
 
 
-@blp.route("/campaigns/<int:campaign_id>/launch")
+@blp.route("/campaigns/<int(min=1, max=2147483647):campaign_id>/launch")
 class Launch(MethodView):
     @blp.arguments(LaunchIn)
     @blp.response(202, LaunchOut)
@@ -376,7 +376,7 @@ def _control(campaign_id: int, action: str) -> dict[str, Any]:
     return {"status": _campaign(campaign_id).status, "letters": n}
 
 
-@blp.route("/campaigns/<int:campaign_id>/pause")
+@blp.route("/campaigns/<int(min=1, max=2147483647):campaign_id>/pause")
 class Pause(MethodView):
     @blp.response(200, ControlOut)
     def post(self, campaign_id: int) -> dict[str, Any]:
@@ -384,7 +384,7 @@ class Pause(MethodView):
         return _control(campaign_id, "pause")
 
 
-@blp.route("/campaigns/<int:campaign_id>/resume")
+@blp.route("/campaigns/<int(min=1, max=2147483647):campaign_id>/resume")
 class Resume(MethodView):
     @blp.response(200, ControlOut)
     def post(self, campaign_id: int) -> dict[str, Any]:
@@ -392,7 +392,7 @@ class Resume(MethodView):
         return _control(campaign_id, "resume")
 
 
-@blp.route("/campaigns/<int:campaign_id>/cancel")
+@blp.route("/campaigns/<int(min=1, max=2147483647):campaign_id>/cancel")
 class Cancel(MethodView):
     @blp.response(200, ControlOut)
     def post(self, campaign_id: int) -> dict[str, Any]:
@@ -400,7 +400,7 @@ class Cancel(MethodView):
         return _control(campaign_id, "cancel")
 
 
-@blp.route("/campaigns/<int:campaign_id>/progress")
+@blp.route("/campaigns/<int(min=1, max=2147483647):campaign_id>/progress")
 class ProgressView(MethodView):
     @blp.response(200, ProgressOut)
     def get(self, campaign_id: int) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from contacts.records import ContactRecord, ParsedFile, SeatRecord
 from outreach.api.auth import actor, protect
 from outreach.api.pagination import page
 from outreach.api.problems import Problem, invalid
-from outreach.api.schemas import PageArgs, Text, page_schema
+from outreach.api.schemas import PageArgs, Text, UtcDateTime, page_schema
 from outreach.extensions import get_db
 
 blp = Blueprint("api_contacts", __name__, description="The directory of officials.")
@@ -58,7 +58,7 @@ class ContactOut(Schema):
     wikidata_id = fields.String(allow_none=True)
     tags = fields.Method("_tags", metadata={"type": "array", "items": {"type": "string"}})
     seats = fields.Method("_seats", metadata={"type": "array"})
-    updated_at = fields.DateTime()
+    updated_at = UtcDateTime()
 
     def _alternates(self, contact: Contact) -> list[dict[str, str]]:
         return [{"address": e.address, "status": e.status} for e in contact.alternate_emails]
@@ -169,7 +169,7 @@ class Contacts(MethodView):
             raise invalid("filter", str(exc), "query") from exc
 
 
-@blp.route("/contacts/<int:contact_id>")
+@blp.route("/contacts/<int(min=1, max=2147483647):contact_id>")
 class ContactItem(MethodView):
     @blp.response(200, ContactOut)
     def get(self, contact_id: int) -> Contact:

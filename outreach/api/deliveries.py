@@ -12,7 +12,7 @@ from sqlalchemy import select
 from outreach.api.auth import protect
 from outreach.api.pagination import page
 from outreach.api.problems import Problem
-from outreach.api.schemas import Id, PageArgs, Text, page_schema
+from outreach.api.schemas import Id, PageArgs, Text, UtcDateTime, page_schema
 from outreach.campaigns.models import Delivery, DeliveryEvent
 from outreach.campaigns.states import DeliveryState
 from outreach.extensions import get_db
@@ -31,14 +31,14 @@ class DeliveryOut(Schema):
     attempts = fields.Integer(required=True)
     last_smtp_code = fields.Integer(allow_none=True)
     last_smtp_text = fields.String(allow_none=True)
-    sent_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime(required=True)
-    updated_at = fields.DateTime(required=True)
+    sent_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime(required=True)
+    updated_at = UtcDateTime(required=True)
 
 
 class EventOut(Schema):
     id = fields.Integer(required=True)
-    at = fields.DateTime(required=True)
+    at = UtcDateTime(required=True)
     from_state = fields.String(allow_none=True)
     to_state = fields.String(required=True)
     actor = fields.String(required=True)
@@ -72,7 +72,7 @@ def _delivery(delivery_id: int) -> Delivery:
     return delivery
 
 
-@blp.route("/deliveries/<int:delivery_id>")
+@blp.route("/deliveries/<int(min=1, max=2147483647):delivery_id>")
 class DeliveryItem(MethodView):
     @blp.response(200, DeliveryOut)
     def get(self, delivery_id: int) -> Delivery:
@@ -80,7 +80,7 @@ class DeliveryItem(MethodView):
         return _delivery(delivery_id)
 
 
-@blp.route("/deliveries/<int:delivery_id>/events")
+@blp.route("/deliveries/<int(min=1, max=2147483647):delivery_id>/events")
 class DeliveryEvents(MethodView):
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, page_schema(EventOut, "DeliveryEventPage"))

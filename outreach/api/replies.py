@@ -12,7 +12,7 @@ from sqlalchemy import select
 from outreach.api.auth import protect
 from outreach.api.pagination import page
 from outreach.api.problems import Problem
-from outreach.api.schemas import Id, PageArgs, page_schema
+from outreach.api.schemas import Id, PageArgs, UtcDateTime, page_schema
 from outreach.campaigns.models import Delivery
 from outreach.extensions import get_db
 from outreach.tracking.models import InboundKind, InboundMessage
@@ -23,7 +23,7 @@ protect(blp)
 
 class ReplyOut(Schema):
     id = fields.Integer(required=True)
-    received_at = fields.DateTime(required=True)
+    received_at = UtcDateTime(required=True)
     state = fields.String(required=True)
     from_address = fields.String(allow_none=True)
     subject = fields.String(allow_none=True)
@@ -62,7 +62,7 @@ class Replies(MethodView):
         return page(get_db().session, stmt, InboundMessage.id, args, descending=True)
 
 
-@blp.route("/replies/<int:reply_id>")
+@blp.route("/replies/<int(min=1, max=2147483647):reply_id>")
 class ReplyItem(MethodView):
     @blp.response(200, ReplyOut)
     def get(self, reply_id: int) -> InboundMessage:

@@ -7,6 +7,7 @@ through `Id`, bounded to what an INTEGER column holds.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -28,7 +29,7 @@ class Text(fields.String):
 
 
 def Id(**kwargs: Any) -> fields.Integer:
-    return fields.Integer(strict=True, validate=validate.Range(1, MAX_ID), **kwargs)
+    return fields.Integer(validate=validate.Range(1, MAX_ID), **kwargs)
 
 
 class Problem(Schema):
@@ -72,3 +73,13 @@ def page_schema(item: type[Schema], name: str) -> type[Schema]:
         },
         name=name,
     )
+
+
+class UtcDateTime(fields.DateTime):
+    """An ISO 8601 date-time with its offset. SQLite hands back the stored UTC values naive, and a
+    date-time without offset is not an RFC 3339 `date-time`."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)

@@ -23,7 +23,7 @@ from contacts.export import neutralise
 from outreach.api.auth import current_token, protect, require_editor
 from outreach.api.pagination import page
 from outreach.api.problems import CONFLICT, Problem, invalid
-from outreach.api.schemas import PageArgs, Text, page_schema
+from outreach.api.schemas import PageArgs, Text, UtcDateTime, page_schema
 from outreach.campaigns.models import Campaign
 from outreach.extensions import PUBLIC_LANGUAGES, get_db, get_settings
 from outreach.supporters.models import Signature, SignatureState
@@ -58,8 +58,8 @@ class SignatureOut(Schema):
     named = fields.Boolean(required=True)
     updates_opt_in = fields.Boolean(required=True)
     state = fields.String(required=True)
-    created_at = fields.DateTime(required=True)
-    confirmed_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime(required=True)
+    confirmed_at = UtcDateTime(allow_none=True)
 
 
 class SignatureIn(Schema):
@@ -97,7 +97,7 @@ def _campaign(campaign_id: int) -> Campaign:
     return campaign
 
 
-@blp.route("/campaigns/<int:campaign_id>/signatures")
+@blp.route("/campaigns/<int(min=1, max=2147483647):campaign_id>/signatures")
 class Signatures(MethodView):
     @blp.arguments(SignatureArgs, location="query")
     @blp.response(200, page_schema(SignatureOut, "SignaturePage"))
@@ -161,7 +161,7 @@ class Signatures(MethodView):
         }
 
 
-@blp.route("/campaigns/<int:campaign_id>/signatures.csv")
+@blp.route("/campaigns/<int(min=1, max=2147483647):campaign_id>/signatures.csv")
 class SignatureExport(MethodView):
     @blp.doc(
         responses={
