@@ -12,8 +12,8 @@ from sqlalchemy import select
 from contacts.audience import Audience, AudienceError, SavedAudienceError, save_audience
 from contacts.models import SavedAudience
 from outreach.api.auth import protect
-from outreach.api.pagination import page
-from outreach.api.problems import Problem, invalid
+from outreach.api.pagination import get_or_404, page
+from outreach.api.problems import invalid
 from outreach.api.schemas import Id, PageArgs, Text, UtcDateTime, page_schema
 from outreach.extensions import get_db
 
@@ -100,10 +100,7 @@ class AudienceCount(MethodView):
 
 
 def _saved(audience_id: int) -> SavedAudience:
-    saved = get_db().session.get(SavedAudience, audience_id)
-    if saved is None:
-        raise Problem(404, f"There is no saved audience {audience_id}.")
-    return saved
+    return get_or_404(SavedAudience, audience_id, "saved audience")
 
 
 @blp.route("/audiences/<int(min=1, max=2147483647):audience_id>")

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from contacts.models import Contact
 from outreach.api.auth import actor, current_user, protect
-from outreach.api.pagination import page
+from outreach.api.pagination import get_or_404, page
 from outreach.api.problems import CONFLICT, UNCONFIRMED_WARNINGS, Problem, invalid
 from outreach.api.schemas import Id, PageArgs, Text, UtcDateTime, page_schema
 from outreach.campaigns import control, services
@@ -168,10 +168,7 @@ class ProgressOut(Schema):
 
 
 def _campaign(campaign_id: int) -> Campaign:
-    campaign = get_db().session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise Problem(404, f"There is no campaign {campaign_id}.")
-    return campaign
+    return get_or_404(Campaign, campaign_id, "campaign")
 
 
 def _refused(exc: Exception, *, conflict: bool = False) -> Problem:

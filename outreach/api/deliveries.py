@@ -10,8 +10,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from outreach.api.auth import protect
-from outreach.api.pagination import page
-from outreach.api.problems import Problem
+from outreach.api.pagination import get_or_404, page
 from outreach.api.schemas import Id, PageArgs, Text, UtcDateTime, page_schema
 from outreach.campaigns.models import Delivery, DeliveryEvent
 from outreach.campaigns.states import DeliveryState
@@ -66,10 +65,7 @@ class Deliveries(MethodView):
 
 
 def _delivery(delivery_id: int) -> Delivery:
-    delivery = get_db().session.get(Delivery, delivery_id)
-    if delivery is None:
-        raise Problem(404, f"There is no delivery {delivery_id}.")
-    return delivery
+    return get_or_404(Delivery, delivery_id, "delivery")
 
 
 @blp.route("/deliveries/<int(min=1, max=2147483647):delivery_id>")

@@ -1,4 +1,5 @@
-"""Keyset pagination by id: stable under inserts, one indexed range scan per page."""
+"""Reading rows for the API: keyset pagination by id (stable under inserts, one indexed range
+scan per page), and one row by id or a 404 problem."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from typing import Any, TypeVar
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from contacts.base import Base
+from outreach.api.problems import Problem
+from outreach.extensions import get_db
+
 T = TypeVar("T")
+M = TypeVar("M", bound=Base)
 
 
 def page(
@@ -33,3 +39,11 @@ def page(
         "items": [dump(r) for r in rows] if dump else rows,
         "next_cursor": rows[-1].id if more and rows else None,
     }
+
+
+def get_or_404(model: type[M], row_id: int, what: str) -> M:
+    """The row of `model` with this id, or a 404 problem naming `what`."""
+    row = get_db().session.get(model, row_id)
+    if row is None:
+        raise Problem(404, f"There is no {what} {row_id}.")
+    return row

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from contacts.export import neutralise
 from outreach.api.auth import current_token, protect, require_editor
-from outreach.api.pagination import page
+from outreach.api.pagination import get_or_404, page
 from outreach.api.problems import CONFLICT, Problem, invalid
 from outreach.api.schemas import PageArgs, Text, UtcDateTime, page_schema
 from outreach.campaigns.models import Campaign
@@ -91,10 +91,7 @@ class SignatureArgs(PageArgs):
 
 
 def _campaign(campaign_id: int) -> Campaign:
-    campaign = get_db().session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise Problem(404, f"There is no campaign {campaign_id}.")
-    return campaign
+    return get_or_404(Campaign, campaign_id, "campaign")
 
 
 @blp.route("/campaigns/<int(min=1, max=2147483647):campaign_id>/signatures")
