@@ -192,6 +192,17 @@ class Settings:
         default=300,
         metadata=_meta("Seconds a signed webhook request stays valid (replay protection)."),
     )
+    hook_backoff: float = field(
+        default=30.0,
+        metadata=_meta(
+            "Outgoing webhooks: seconds before the second attempt of a failed delivery; each "
+            "next one waits twice as long (at most 6 hours)."
+        ),
+    )
+    hook_attempts: int = field(
+        default=10,
+        metadata=_meta("Outgoing webhooks: attempts of one delivery before it is marked failed."),
+    )
     admin_email: str = field(
         default="admin@example.org",
         metadata=_meta("E-mail of the first admin, created by `flask setup` (run by `make run`)."),

@@ -1,11 +1,12 @@
-"""Per-user API tokens: only a SHA-256 of each token is stored, with a short prefix to find it."""
+"""Per-user API tokens (only a SHA-256 of each token is stored, with a short prefix to find it),
+and outgoing webhooks: subscriptions and the deliveries of their events."""
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from contacts.base import Base, utcnow
@@ -40,3 +41,52 @@ class ApiToken(Base):
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+
+class WebhookState(enum.StrEnum):
+    PENDING = "pending"  # waiting for its (next) attempt
+    DELIVERED = "delivered"  # the subscriber answered 2xx
+    FAILED = "failed"  # every attempt failed; kept for staff to see
+
+
+class WebhookSubscription(Base):
+    """A URL that receives the events it subscribed to, each POST signed with its secret."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Kept in clear: it signs every delivery (HMAC), as the receiver checks it.
+    secret: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event for one subscriber: the body as sent, and every attempt's outcome so far."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # An event about one thing reaches a subscriber once, however often its origin runs.
+        UniqueConstraint("subscription_id", "key", name="uq_webhook_deliveries_subscription_key"),
+        Index("ix_webhook_deliveries_state_next", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(100))  # e.g. "delivery.sent:1234"
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(12), default=WebhookState.PENDING.value)
+    attempts: Mapped[int] = mapped_column(default=0)
+    # None: never handed to the queue (emitted where no job can be deferred); the sweep sends it.
+    next_attempt_at: Mapped[datetime | None]
+    last_status: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]

@@ -25,6 +25,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+import outreach.api.webhooks  # outgoing webhooks of this module's events
 from contacts.base import utcnow
 from outreach.campaigns.models import Campaign
 from outreach.jobs import SIGNATURE_MAIL, defer
@@ -183,6 +184,7 @@ def confirm(session: Session, signature_id: int, *, now: datetime | None = None)
         .where(Signature.id == signature_id, Signature.state == SignatureState.PENDING.value)
         .values(state=SignatureState.CONFIRMED.value, confirmed_at=now, updated_at=now)
     )
+    outreach.api.webhooks.signature_confirmed(session, signature_id)
     return session.scalar(select(Signature.state).where(Signature.id == signature_id))
 
 

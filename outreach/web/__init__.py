@@ -23,6 +23,7 @@ def register_blueprints(app: Flask) -> None:
     from outreach.web.public import bp as public_bp
     from outreach.web.signatures import bp as signatures_bp
     from outreach.web.tokens import bp as tokens_bp
+    from outreach.web.webhooks import bp as webhooks_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
@@ -33,6 +34,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(imports_bp)
     app.register_blueprint(signatures_bp)
     app.register_blueprint(tokens_bp)
+    app.register_blueprint(webhooks_bp)
     app.register_blueprint(health_bp)
     # Public: the campaign pages supporters sign on (no sign-in; see outreach.web.public).
     app.register_blueprint(public_bp)
