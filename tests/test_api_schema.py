@@ -4,7 +4,9 @@ server error, nor a status code, content type or body the document does not desc
 
 Path ids are, half of the time, ids of seeded rows (a draft and a launched campaign, their
 letters, a reply, a saved audience, contacts), so requests reach real objects and not only 404s.
-Examples per operation are bounded (EXAMPLES) to keep the test near a minute per backend.
+Examples per operation are bounded (EXAMPLES) to keep the test near a minute per backend. A
+second test runs schemathesis' state machine over the links it infers from the document (POST
+/campaigns, then its lint, preview, launch, pause...), in STATEFUL_EXAMPLES bounded sequences.
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ from outreach.extensions import get_db
 from outreach.supporters.signing import SignatureInput, sign
 from outreach.tracking.models import InboundMessage
 from tests.api_support import bearer, token_for
-from tests.conftest import launch_campaign
+from tests.conftest import _empty_all_tables, launch_campaign
 
 EXAMPLES = 50
+STATEFUL_EXAMPLES = 40
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -157,3 +160,42 @@ def test_every_operation_conforms_to_the_document(app: Flask) -> None:
     assert operations >= 25
     # Not only refusals: most operations did their work at least once.
     assert len(tally.succeeded) >= operations * 3 // 4, sorted(tally.succeeded)
+
+
+def test_workflows_through_links_conform_to_the_document(app: Flask) -> None:
+    """Stateful: schemathesis chains operations through the links it infers from the document
+    (a campaign created, then read, checked, previewed, launched, steered; an audience saved,
+    then counted...), with the same checks, in bounded sequences. Each sequence starts from the
+    same seeded database, so that what one sequence left does not change what the next draws."""
+    app.config["OUTREACH"] = replace(app.config["OUTREACH"], api_rate="")
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    machine = schema.as_state_machine()
+    state: dict[str, Any] = {"steps": 0, "headers": {}}
+
+    class Workflow(machine):  # type: ignore[misc,valid-type]
+        def setup(self) -> None:
+            with app.app_context():
+                _empty_all_tables(app)
+            _seed(app)
+            state["headers"] = bearer(token_for(app, "admin", "write"))
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": state["headers"]}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            state["steps"] += 1
+            case.validate_response(response, checks=CHECKS, headers=state["headers"])
+
+    started = time.monotonic()
+    Workflow.run(
+        settings=settings(
+            max_examples=STATEFUL_EXAMPLES,
+            stateful_step_count=8,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    print(f"schemathesis stateful: {state['steps']} steps in {time.monotonic() - started:.1f} s")
+    assert state["steps"] >= STATEFUL_EXAMPLES
