@@ -186,3 +186,44 @@ class Audience:
         )
         counts = {str(r): int(n) for r, n in rows if r != "ok"}
         return Exclusions(**counts)
+
+
+class SavedAudienceError(ValueError):
+    """A saved audience that cannot be stored: `field` says which input is at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def save_audience(
+    session: Session,
+    saved: SavedAudience | None,
+    *,
+    name: str,
+    filter_text: str,
+    contact_ids: Sequence[int],
+) -> SavedAudience:
+    """Create (`saved` None) or change a saved audience; the filter must evaluate (lists it names
+    included) and the name be unique whatever its case. The caller commits."""
+    name = name.strip()
+    if not name:
+        raise SavedAudienceError("name", "an audience needs a name")
+    audience = Audience(filter=filter_text.strip(), contact_ids=sorted(set(contact_ids)))
+    try:
+        audience.count(session)
+    except AudienceError as exc:
+        raise SavedAudienceError("filter", str(exc)) from exc
+    duplicate = session.scalar(
+        select(SavedAudience.id).where(
+            func.lower(SavedAudience.name) == name.lower(),
+            SavedAudience.id != (saved.id if saved else -1),
+        )
+    )
+    if duplicate is not None:
+        raise SavedAudienceError("name", f"there is already an audience called {name!r}")
+    target = saved or SavedAudience()
+    target.name, target.filter, target.contact_ids = name, audience.filter, audience.contact_ids
+    session.add(target)
+    session.flush()
+    return target

@@ -45,6 +45,7 @@ def import_models() -> None:
     import contacts.models  # noqa: F401
     import outreach.accounts.models
     import outreach.audit
+    import outreach.api.models
     import outreach.campaigns.models
     import outreach.supporters.models
     import outreach.tracking.models  # noqa: F401

@@ -38,6 +38,8 @@ SIGNATURE_MAIL = Job("signature_mail", "supporters")
 # One stored inbound message (outreach.tracking): its own queue, so a flood of bounces never
 # waits behind a drive's sending jobs, nor holds them up.
 PROCESS_INBOUND = Job("process_inbound", "inbound")
+# One outgoing webhook delivery (outreach.api.webhooks): args (webhook delivery id,).
+DELIVER_WEBHOOK = Job("deliver_webhook", "webhooks")
 
 Dispatcher = Callable[[Job, tuple[Any, ...]], None]
 

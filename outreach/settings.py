@@ -138,6 +138,13 @@ class Settings:
             "minutes on, signatures are held for review instead of counted; empty: off."
         ),
     )
+    api_rate: str = field(
+        default="600/minute;10000/hour",
+        metadata=_meta(
+            "Most requests one API token may make to /api/v1 (Flask-Limiter syntax, `;` between "
+            "limits); empty: no limit."
+        ),
+    )
     sign_min_seconds: float = field(
         default=3.0,
         metadata=_meta(
@@ -199,6 +206,17 @@ class Settings:
             "are trusted (werkzeug's ProxyFix); the client's address, for the per-IP limits, is "
             "taken from them. 0: the headers are ignored."
         ),
+    )
+    hook_backoff: float = field(
+        default=30.0,
+        metadata=_meta(
+            "Outgoing webhooks: seconds before the second attempt of a failed delivery; each "
+            "next one waits twice as long (at most 6 hours)."
+        ),
+    )
+    hook_attempts: int = field(
+        default=10,
+        metadata=_meta("Outgoing webhooks: attempts of one delivery before it is marked failed."),
     )
     admin_email: str = field(
         default="admin@example.org",

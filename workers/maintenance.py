@@ -16,6 +16,7 @@ import dramatiq
 import redis
 from flask import Flask
 
+from outreach.api.webhooks import sweep as sweep_webhooks
 from outreach.campaigns.reconcile import reconcile
 from outreach.db import Database
 from outreach.jobs import PROCESS_INBOUND, RECONCILE, broker_dispatcher, defer
@@ -74,8 +75,12 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, Any]:
             stale = stale_inbound_ids(session)
             for message_id in stale:
                 defer(session, PROCESS_INBOUND, message_id)
+            # Outgoing webhooks emitted where no job could be deferred, or whose job was lost.
+            hooks = sweep_webhooks(session)
         if stale:
             log.info("reconciler: %d inbound message(s) enqueued again", len(stale))
+        if hooks:
+            log.info("reconciler: %d webhook deliveries enqueued", len(hooks))
         if report.uncertain or report.retried or report.failed or report.requeued:
             log.info("reconciler: %s", report)
         # Supporters' reminders and lost confirmation mails ride on the same timer.

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+import outreach.api.webhooks  # outgoing webhooks of this module's events
 from contacts.base import utcnow
 from outreach.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryEvent
 from outreach.campaigns.states import DeliveryState, TransitionError, check_transition
@@ -248,6 +249,7 @@ def finish_campaigns(session: Session) -> int:
             .returning(Campaign.id)
         )
     )
+    outreach.api.webhooks.emit_finished(session, done)
     return len(done)
 
 

@@ -33,6 +33,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import Connection, Table, Update, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
+import outreach.api.webhooks  # outgoing webhooks of this module's events
 from contacts.base import utcnow
 from contacts.models import Contact
 from outreach.campaigns.letters import letter_meta
@@ -320,6 +321,7 @@ def record_outcome(
         session, [delivery_id], S.SENDING, target, now, actor,
         smtp_code=outcome.code, detail=outcome.text,
     )  # fmt: skip
+    outreach.api.webhooks.emit(session, f"delivery.{target.value}", {"delivery_id": delivery_id})
     return target.value
 
 
@@ -336,6 +338,7 @@ def _finish_campaign_if_done(session: Session, campaign_id: int) -> None:
         campaign = session.get(Campaign, campaign_id)
         if campaign is not None and campaign.status == CampaignStatus.SENDING:
             campaign.status = CampaignStatus.FINISHED.value
+            outreach.api.webhooks.emit(session, "campaign.finished", {"campaign_id": campaign_id})
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+import outreach.api.webhooks  # outgoing webhooks of this module's events
 from contacts.base import utcnow
 from outreach.campaigns.models import Campaign
 from outreach.jobs import SIGNATURE_MAIL, defer
@@ -184,6 +185,9 @@ def confirm_pending(session: Session, signature_id: int, *, now: datetime | None
         .values(state=SignatureState.CONFIRMED.value, confirmed_at=now, updated_at=now)
         .returning(Signature.id)
     )
+    if changed is not None:
+        # Only the call that confirmed it tells webhook subscribers (signature.confirmed).
+        outreach.api.webhooks.signature_confirmed(session, signature_id)
     return changed is not None
 
 

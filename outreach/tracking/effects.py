@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
+import outreach.api.webhooks  # outgoing webhooks of this module's events
 from contacts.models import Contact, ContactEmail, EmailStatus
 from outreach.campaigns.models import Delivery, DeliveryEvent
 from outreach.campaigns.states import DeliveryState, check_transition, sources_of
@@ -60,6 +61,7 @@ def move(
             actor=actor, smtp_code=smtp_code, detail=detail[:2000],
         )
     )  # fmt: skip
+    outreach.api.webhooks.emit(session, f"delivery.{target.value}", {"delivery_id": delivery.id})
     session.expire(delivery)
     return True
 

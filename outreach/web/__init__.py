@@ -1,5 +1,5 @@
 """Blueprints: auth (sign in/out), admin (the console), dev (the captured-mail viewer), health,
-public (the campaign pages supporters sign on).
+public (the campaign pages supporters sign on); the JSON API (outreach.api) under /api/v1.
 
 Views are thin: they parse input with a form, call one service, and render. Every blueprint other
 than auth, health and public requires a signed-in user; tests walk the URL map to prove it.
@@ -25,6 +25,8 @@ def register_blueprints(app: Flask) -> None:
     # Adds the withdrawal route to the public blueprint: imported before it is registered.
     from outreach.web.public_rights import unsubscribe_bp
     from outreach.web.signatures import bp as signatures_bp
+    from outreach.web.tokens import bp as tokens_bp
+    from outreach.web.webhooks import bp as webhooks_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
@@ -34,11 +36,17 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(directory_bp)
     app.register_blueprint(imports_bp)
     app.register_blueprint(signatures_bp)
+    app.register_blueprint(tokens_bp)
+    app.register_blueprint(webhooks_bp)
     app.register_blueprint(health_bp)
     # Public: the campaign pages supporters sign on (no sign-in; see outreach.web.public).
     app.register_blueprint(public_bp)
     app.register_blueprint(inbound_bp)
     app.register_blueprint(unsubscribe_bp)
+    # The JSON API under /api/v1 (token-authenticated, CSRF-exempt; see outreach.api).
+    from outreach.api import init_api
+
+    init_api(app)
 
     from outreach.web.filters import register_filters
 

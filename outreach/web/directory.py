@@ -11,7 +11,13 @@ from flask_login import current_user
 from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from contacts.audience import Audience, AudienceError, sendable_condition
+from contacts.audience import (
+    Audience,
+    AudienceError,
+    SavedAudienceError,
+    save_audience,
+    sendable_condition,
+)
 from contacts.base import utcnow
 from contacts.editing import ContactEdit, ContactEditError, apply_edit
 from contacts.models import Contact, ContactChange, EmailStatus, ImportRun, SavedAudience
@@ -190,23 +196,15 @@ def _audience_form_page(saved: SavedAudience | None) -> ResponseReturnValue:
         except ValueError:
             form.contact_ids.errors = ["write contact ids as numbers separated by commas"]
             ids = []
-        audience = Audience(filter=(form.filter.data or "").strip(), contact_ids=ids)
-        try:
-            audience.count(session)
-        except AudienceError as exc:
-            form.filter.errors = [str(exc)]
-        duplicate = session.scalar(
-            select(SavedAudience.id).where(
-                func.lower(SavedAudience.name) == name.lower(),
-                SavedAudience.id != (saved.id if saved else -1),
-            )
-        )
-        if duplicate is not None:
-            form.name.errors = [f"there is already an audience called {name!r}"]
+        if not form.contact_ids.errors:
+            try:
+                save_audience(
+                    session, saved, name=name, filter_text=form.filter.data or "", contact_ids=ids
+                )
+            except SavedAudienceError as exc:
+                session.rollback()
+                getattr(form, exc.field).errors = [str(exc)]
         if not form.filter.errors and not form.contact_ids.errors and not form.name.errors:
-            target = saved or SavedAudience()
-            target.name, target.filter, target.contact_ids = name, audience.filter, ids
-            session.add(target)
             session.commit()
             flash(f"Audience “{name}” saved.", "success")
             return redirect(url_for("directory.audiences"))
