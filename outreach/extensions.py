@@ -44,8 +44,8 @@ def import_models() -> None:
     """Import every model module so that Base.metadata knows every table."""
     import contacts.models  # noqa: F401
     import outreach.accounts.models
-    import outreach.audit
     import outreach.api.models
+    import outreach.audit
     import outreach.campaigns.models
     import outreach.supporters.models
     import outreach.tracking.models  # noqa: F401
