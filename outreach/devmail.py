@@ -422,6 +422,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s devmail %(message)s")
     # aiosmtpd logs every connection at INFO (make run's port probe included): keep the warnings.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
+    # With --inbound the app is built here, and Alembic announces each of its plugins at INFO.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     route: InboundRoute | None = None
     if args.inbound:
         from outreach.tracking.intake import intake_for_app
