@@ -231,6 +231,10 @@ def test_the_maintenance_pass_runs_the_purge(app: Flask) -> None:
 
     campaign_id = public_campaign(app)
     signed(app, campaign_id, "old@example.org", confirmed=False, age=timedelta(days=31))
+    signed(app, campaign_id, "new@example.org", confirmed=False, age=timedelta(days=2))
     with running_worker(app) as worker:
         broker_dispatcher(worker.broker)(RECONCILE, ())
-        wait_for(lambda: count_rows(app, Signature) == 0, timeout=20)
+        wait_for(lambda: count_rows(app, Signature) == 1, timeout=20)
+    with app.app_context():
+        left = get_db().session.scalars(select(Signature.email)).all()
+    assert left == ["new@example.org"]  # the 31-day-old pending one went, the 2-day-old stays

@@ -236,6 +236,9 @@ def _same_letter(reference: EmailMessage, data: bytes, fields: dict[str, Any]) -
     reply_to=None,
 )
 def test_a_written_letter_reads_as_the_email_package_builds_it(**fields: Any) -> None:
+    """For generated fields, either both builders refuse them (`_both` asserts the writer raises
+    HeaderError too) or a reader finds the same headers, parts and text in both
+    (`_same_letter` asserts each)."""
     both = _both(message_id="<d1.abc@coalition.example.org>", **fields)
     if both is not None:
         _same_letter(*both, {"message_id": "", **fields})
@@ -250,6 +253,8 @@ def test_a_written_letter_reads_as_the_email_package_builds_it(**fields: Any) ->
 def test_a_joint_letter_names_the_same_addressees_and_copies(
     to: list[tuple[str, str]], cc: list[tuple[str, str]], subject: str
 ) -> None:
+    """A joint letter's To and Cc lists come out with the same names and addresses, in order
+    (asserted by `_both` and `_same_letter`, as above)."""
     fields: dict[str, Any] = {
         "to_name": to[0][0],
         "to_addr": to[0][1],
