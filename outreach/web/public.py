@@ -193,19 +193,30 @@ def embed(slug: str) -> ResponseReturnValue:
     return _campaign_page(slug, embed=True)
 
 
+def signature_of_link(campaign: Campaign, read: tuple[int, str] | None) -> Signature | None:
+    """The signature a mailed link names (`read`: its verified token's signature id and address
+    digest), if it belongs to this campaign and still has the address the link was made for."""
+    if read is None:
+        return None
+    signature = get_db().session.get(Signature, read[0])
+    if (
+        signature is None
+        or signature.campaign_id != campaign.id
+        or not ConfirmationTokens.matches(read[1], signature.email)
+    ):
+        return None
+    return signature
+
+
 @bp.route("/<slug>/confirm/<token>", methods=["GET", "POST"])
 def confirm_signature(slug: str, token: str) -> ResponseReturnValue:
     """GET shows a button; its POST confirms (mail scanners open links, but press no buttons)."""
     campaign = _campaign(slug)
     session = get_db().session
-    read = ConfirmationTokens(get_settings().secret_key).read(token)
-    signature = session.get(Signature, read[0]) if read else None
-    if (
-        read is None
-        or signature is None
-        or signature.campaign_id != campaign.id
-        or not ConfirmationTokens.matches(read[1], signature.email)
-    ):
+    signature = signature_of_link(
+        campaign, ConfirmationTokens(get_settings().secret_key).read(token)
+    )
+    if signature is None:
         return render_template("public/confirm.html", campaign=campaign, invalid=True), 404
     form = ConfirmForm(campaign.id)
     # Write to your MEPs: the page also offers the supporter's letters (public_letters).

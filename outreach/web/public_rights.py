@@ -21,8 +21,8 @@ from outreach.mail.identity import MessageIdentity
 from outreach.supporters.models import Signature
 from outreach.supporters.rights import unsubscribe as unsubscribe_service
 from outreach.supporters.rights import withdraw
-from outreach.supporters.tokens import ConfirmationTokens, WithdrawalTokens
-from outreach.web.public import _campaign, _headers, bp
+from outreach.supporters.tokens import WithdrawalTokens
+from outreach.web.public import _campaign, _headers, bp, signature_of_link
 from outreach.web.public_forms import ConfirmForm
 
 unsubscribe_bp = Blueprint("unsubscribe", __name__)
@@ -36,14 +36,8 @@ def withdraw_signature(slug: str, token: str) -> ResponseReturnValue:
     """GET: the button; POST (with the page's signed token): the signature is withdrawn."""
     campaign = _campaign(slug)
     session = get_db().session
-    read = WithdrawalTokens(get_settings().secret_key).read(token)
-    signature = session.get(Signature, read[0]) if read else None
-    if (
-        read is None
-        or signature is None
-        or signature.campaign_id != campaign.id
-        or not ConfirmationTokens.matches(read[1], signature.email)
-    ):
+    signature = signature_of_link(campaign, WithdrawalTokens(get_settings().secret_key).read(token))
+    if signature is None:
         return render_template("public/withdraw.html", campaign=campaign, invalid=True), 404
     form = ConfirmForm(campaign.id)
     done = False
