@@ -4,9 +4,10 @@ languages of the public pages (Flask-Babel) and the rate limits of the public fo
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -102,9 +103,22 @@ def init_public_extensions(app: Flask, settings: Settings) -> None:
         # Redis down: let supporters sign rather than fail the form; the burst check (in the
         # database) still holds floods for review.
         RATELIMIT_SWALLOW_ERRORS=True,
-        RATELIMIT_HEADERS_ENABLED=True,
+        # No X-RateLimit-* headers on every answer: each costs Redis round trips on every
+        # request (two a limit); a refused request gets Retry-After below.
+        RATELIMIT_HEADERS_ENABLED=False,
     )
     limiter.init_app(app)
+
+    @app.after_request
+    def _retry_after(response: Response) -> Response:
+        limit = limiter.current_limit if response.status_code == 429 else None
+        if limit is not None and "Retry-After" not in response.headers:
+            try:
+                wait = max(1, int(limit.reset_at - time.time()))
+            except Exception:  # Redis gone: the window length still tells roughly when
+                wait = int(limit.limit.get_expiry())
+            response.headers["Retry-After"] = str(wait)
+        return response
 
 
 def get_db() -> Database:

@@ -167,8 +167,10 @@ def test_tokens_are_rate_limited_each_on_its_own(app: Flask, client: FlaskClient
     )
     for _ in range(3):
         assert client.get("/api/v1/contacts", headers=first).status_code == 200
-    body = _assert_problem(client.get("/api/v1/contacts", headers=first), 429)
+    refused = client.get("/api/v1/contacts", headers=first)
+    body = _assert_problem(refused, 429)
     assert body["title"] == "Too Many Requests"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
     assert client.get("/api/v1/contacts", headers=second).status_code == 200
 
 

@@ -199,12 +199,21 @@ def test_names_and_comments_are_plain_text_escaped_on_every_page(
 
 
 def test_rate_limits_per_ip_and_per_address_answer_429(app: Flask, client: FlaskClient) -> None:
+    """Past either limit (counted in Redis) the form answers 429 with Retry-After, the seconds
+    left in the limit's window; answers within the limits carry no rate-limit headers (they
+    would cost Redis round trips on every signature)."""
     public_campaign(app)
     configure(app, sign_min_seconds=0, sign_rate_per_address="2/hour", sign_rate_per_ip="")
     assert [_sign(client)[0] for _ in range(3)] == [200, 200, 429]
     configure(app, sign_rate_per_address="", sign_rate_per_ip="3/hour")
-    codes = [_sign(client, email_address=f"p{i}@example.org")[0] for i in range(4)]
-    assert codes[-1] == 429
+    token = form_token(client.get("/c/free-them").get_data(as_text=True))
+    answers = [
+        client.post("/c/free-them", data=signing_data(token, email_address=f"p{i}@example.org"))
+        for i in range(4)
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert 0 < int(answers[-1].headers["Retry-After"]) <= 3600
+    assert not any(name.startswith("X-RateLimit") for name, _value in answers[0].headers)
 
 
 def test_a_body_larger_than_16_kb_is_refused(app: Flask, client: FlaskClient) -> None:
@@ -410,3 +419,20 @@ def test_an_expired_or_altered_confirmation_link_confirms_nothing(
     assert client.get(f"/c/free-them/confirm/{old}").status_code == 404
     assert _signatures(app)[0].state == "pending"
     assert _confirm(client, f"http://x/c/free-them/confirm/{good}") == 302
+
+
+def test_the_page_after_signing_holds_nothing_of_the_supporter(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The thank-you page is rendered once for a few seconds and served to every supporter in
+    that time (outreach.web.public._thanks_page): two supporters get the same page, and neither
+    sees the other's name or address; both signatures are stored."""
+    public_campaign(app)
+    configure(app, sign_min_seconds=0)
+    first = _sign(client, email_address="first@example.org", name="Firstname Signer")
+    second = _sign(client, email_address="second@example.org", name="Secondname Signer")
+    assert first[0] == second[0] == 200
+    assert first[1] == second[1]
+    for text in ("first@example.org", "Firstname", "second@example.org", "Secondname"):
+        assert text not in second[1]
+    assert [s.email for s in _signatures(app)] == ["first@example.org", "second@example.org"]

@@ -18,10 +18,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Integer, bindparam, case, event, func, null, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -77,33 +77,89 @@ def _insert(session: Session, table: Any) -> Any:
     return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
-def record_notice(session: Session, text: str) -> str:
-    """The notice's SHA-256, storing its text the first time it is consented to."""
+def record_notice(session: Session, text: str, known: set[str] | None = None) -> str:
+    """The notice's SHA-256, storing its text the first time it is consented to. `known` (the
+    caller's set of digests already stored; notices are never deleted) saves the upsert."""
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if known is not None and digest in known:
+        return digest
     session.execute(
         _insert(session, PrivacyNotice)
         .values(sha256=digest, text=text, first_used_at=utcnow())
         .on_conflict_do_nothing(index_elements=["sha256"])
     )
+    if known is not None:
+        # Remembered only once the transaction commits: a rolled-back upsert stored nothing.
+        event.listen(session, "after_commit", lambda _s: known.add(digest), once=True)
     return digest
 
 
-def _is_burst(
-    session: Session, campaign_id: int, source: str, burst: tuple[int, int] | None, now: datetime
-) -> bool:
-    if burst is None:
-        return False
-    count, minutes = burst
-    recent = session.scalar(
-        select(func.count())
-        .select_from(Signature)
+_NEW_SIGNATURE: dict[str, Any] = {}
+# No burst rule: a window that starts in the year 9999 holds no row, so nothing is held.
+_NO_WINDOW = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _new_signature_statement(session: Session) -> Any:
+    """One statement that decides and inserts: INSERT … SELECT whose state is `held` when the
+    source already has the burst threshold's number of signatures of this campaign within the
+    window (counting stops there), ON CONFLICT (campaign, e-mail) DO NOTHING, RETURNING id and
+    state. One statement is one round trip, and on SQLite a transaction that starts by writing
+    waits for another writer, where one that read first would fail when the other committed.
+
+    Built once per dialect with bound parameters, so SQLAlchemy compiles it once."""
+    dialect = session.get_bind().dialect.name
+    if dialect in _NEW_SIGNATURE:
+        return _NEW_SIGNATURE[dialect]
+    table = Signature.__table__
+    recent = (
+        select(table.c.id)
         .where(
-            Signature.campaign_id == campaign_id,
-            Signature.ip_hash == source,
-            Signature.created_at >= now - timedelta(minutes=minutes),
+            table.c.campaign_id == bindparam("campaign_id"),
+            table.c.ip_hash == bindparam("ip_hash"),
+            table.c.created_at >= bindparam("burst_since", type_=table.c.created_at.type),
         )
+        .limit(bindparam("burst_count", type_=Integer))
+        .subquery()
     )
-    return (recent or 0) >= count
+    held = select(func.count()).select_from(recent).scalar_subquery() >= bindparam(
+        "burst_count", type_=Integer
+    )
+    computed = {
+        "state": case((held, SignatureState.HELD.value), else_=SignatureState.PENDING.value),
+        "confirmation_requested_at": case(
+            (held, null()), else_=bindparam("now", type_=table.c.created_at.type)
+        ),
+        "created_at": bindparam("now", type_=table.c.created_at.type),
+        "updated_at": bindparam("now", type_=table.c.created_at.type),
+    }
+    names = [*_GIVEN_COLUMNS, *computed]
+    values = [bindparam(name, type_=table.c[name].type) for name in _GIVEN_COLUMNS]
+    # WHERE true: SQLite's parser needs it between INSERT … SELECT and ON CONFLICT.
+    chosen = select(*values, *computed.values()).where(true())
+    statement = (
+        _insert(session, table)
+        .from_select(names, chosen)
+        .on_conflict_do_nothing(index_elements=["campaign_id", "email"])
+        .returning(table.c.id, table.c.state)
+    )
+    _NEW_SIGNATURE[dialect] = statement
+    return statement
+
+
+_GIVEN_COLUMNS = (
+    "campaign_id",
+    "name",
+    "email",
+    "country",
+    "organisation",
+    "comment",
+    "language",
+    "consent",
+    "privacy_notice_sha256",
+    "updates_opt_in",
+    "named",
+    "ip_hash",
+)
 
 
 def sign(
@@ -114,41 +170,39 @@ def sign(
     source: str,
     burst: tuple[int, int] | None,
     now: datetime | None = None,
+    known_notices: set[str] | None = None,
 ) -> SignResult:
-    """Record a signature (the caller commits). `source` is the IP hash."""
+    """Record a signature (the caller commits). `source` is the IP hash; `known_notices` the
+    caller's set of privacy notices already stored (see record_notice)."""
     now = now or utcnow()
-    # Read before the first write: on SQLite a transaction that reads and then writes fails at
-    # once if another writer committed in between, while one that starts by writing waits.
-    held = _is_burst(session, campaign.id, source, burst, now)
-    notice = record_notice(session, data.privacy_notice)
-    state = SignatureState.HELD if held else SignatureState.PENDING
-    new_id = session.scalar(
-        _insert(session, Signature)
-        .values(
-            campaign_id=campaign.id,
-            name=plain_text(data.name, MAX_NAME),
-            email=data.email,
-            country=data.country,
-            organisation=plain_text(data.organisation, MAX_ORGANISATION) or None,
-            comment=data.comment.strip()[:MAX_COMMENT] or None,
-            language=data.language,
-            consent=True,
-            privacy_notice_sha256=notice,
-            updates_opt_in=data.updates_opt_in,
-            named=data.named,
-            state=state.value,
-            ip_hash=source,
-            created_at=now,
-            updated_at=now,
-            confirmation_requested_at=None if held else now,
-        )
-        .on_conflict_do_nothing(index_elements=["campaign_id", "email"])
-        .returning(Signature.id)
-    )
-    if new_id is not None:
-        if not held:
-            defer(session, SIGNATURE_MAIL, new_id, "confirm")
-        return SignResult("held" if held else "new", new_id, mail_queued=not held)
+    notice = record_notice(session, data.privacy_notice, known_notices)
+    burst_count, since = (burst[0], now - timedelta(minutes=burst[1])) if burst else (1, _NO_WINDOW)
+    row = session.execute(
+        _new_signature_statement(session),
+        {
+            "campaign_id": campaign.id,
+            "name": plain_text(data.name, MAX_NAME),
+            "email": data.email,
+            "country": data.country,
+            "organisation": plain_text(data.organisation, MAX_ORGANISATION) or None,
+            "comment": data.comment.strip()[:MAX_COMMENT] or None,
+            "language": data.language,
+            "consent": True,
+            "privacy_notice_sha256": notice,
+            "updates_opt_in": data.updates_opt_in,
+            "named": data.named,
+            "ip_hash": source,
+            "now": now,
+            "burst_since": since,
+            "burst_count": burst_count,
+        },
+    ).first()
+    if row is not None:
+        new_id, state = row
+        if state == SignatureState.HELD.value:
+            return SignResult("held", new_id, mail_queued=False)
+        defer(session, SIGNATURE_MAIL, new_id, "confirm")
+        return SignResult("new", new_id, mail_queued=True)
     # The address has signed already: perhaps send the link again, at most once an hour.
     again = session.scalar(
         update(Signature)

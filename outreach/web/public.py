@@ -9,13 +9,16 @@ rule of outreach.supporters.signing. Names and comments are plain text, escaped 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
+from sqlalchemy.orm import load_only
 from werkzeug.wrappers import Response
 
 from outreach.campaigns.models import Campaign
@@ -42,6 +45,16 @@ bp = Blueprint("public", __name__, url_prefix="/c")
 csrf.exempt(bp)
 
 NAMES_SHOWN = 100
+THANKS_SECONDS = 5.0
+THANKS_PAGES_KEPT = 256
+_SIGNING_COLUMNS = (
+    Campaign.id,
+    Campaign.slug,
+    Campaign.name,
+    Campaign.signing_open,
+    Campaign.privacy_notice,
+    Campaign.updated_at,
+)
 
 _PAGE_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -70,8 +83,13 @@ def _page_language() -> dict[str, Any]:
     return {"language": str(get_locale() or "en"), "lang_args": _lang_args(), "aria": aria}
 
 
-def _campaign(slug: str) -> Campaign:
-    campaign = get_db().session.scalar(select(Campaign).where(Campaign.slug == slug))
+def _campaign(slug: str, *, light: bool = False) -> Campaign:
+    """The campaign of a public URL. `light`: only the columns a signature needs (a post whose
+    answer is a cached page reads no letter); the rest load on refresh."""
+    query = select(Campaign).where(Campaign.slug == slug)
+    if light:
+        query = query.options(load_only(*_SIGNING_COLUMNS))
+    campaign = get_db().session.scalar(query)
     if campaign is None:
         abort(404)
     return campaign
@@ -117,6 +135,8 @@ def _lang_args() -> dict[str, str]:
 
 def _page(campaign: Campaign, form: SignForm | None, *, embed: bool, **extra: Any) -> str:
     session = get_db().session
+    if sa_inspect(campaign).unloaded:
+        session.refresh(campaign)  # read light (see _campaign): the page needs every column
     language = str(get_locale() or "en")
     show_names = campaign.cosigner_display in {CosignerDisplay.NAMES, CosignerDisplay.BOTH}
     return render_template(
@@ -134,8 +154,28 @@ def _page(campaign: Campaign, form: SignForm | None, *, embed: bool, **extra: An
     )
 
 
+def _thanks_page(campaign: Campaign, *, embed: bool, thanks: str) -> str:
+    """The page after a post (the letter, the counter, the names, the thanks), rendered at most
+    once per THANKS_SECONDS for each campaign version, language, kind and query: it holds nothing
+    of the supporter's, and rendering it for every signature cost more than the signing itself.
+    Its counter may be a few seconds old; the campaign page and count.json are not."""
+    key = (campaign.id, campaign.updated_at, str(get_locale()), embed, thanks, request.query_string)
+    pages: dict[Any, tuple[float, str]] = current_app.extensions.setdefault(
+        "outreach.thanks_pages", {}
+    )
+    now = time.monotonic()
+    cached = pages.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    html = _page(campaign, None, embed=embed, thanks=thanks)
+    if len(pages) >= THANKS_PAGES_KEPT:
+        pages.clear()
+    pages[key] = (now + THANKS_SECONDS, html)
+    return html
+
+
 def _campaign_page(slug: str, *, embed: bool) -> ResponseReturnValue:
-    campaign = _campaign(slug)
+    campaign = _campaign(slug, light=request.method == "POST")
     form = SignForm(campaign.id) if campaign.signing_open else None
     if request.method == "GET" or form is None:
         if request.method == "POST":
@@ -146,7 +186,7 @@ def _campaign_page(slug: str, *, embed: bool) -> ResponseReturnValue:
         return render_template("public/refused.html", campaign=campaign), 400
     if form.honeypot_filled:
         # Answer as if it worked: a bot learns nothing, and nothing is stored or sent.
-        return _page(campaign, None, embed=embed, thanks="new")
+        return _thanks_page(campaign, embed=embed, thanks="new")
     if (form.fill_seconds or 0) < get_settings().sign_min_seconds:
         form.form_errors.append(
             _("That was very fast. Please check your details and send the form again.")
@@ -173,11 +213,12 @@ def _campaign_page(slug: str, *, embed: bool) -> ResponseReturnValue:
         ),
         source=ip_hash(settings.secret_key, _client_ip()),
         burst=burst_limit(settings.sign_burst),
+        known_notices=current_app.extensions.setdefault("outreach.known_notices", set()),
     )
     session.commit()
     # A held signature is told the same as a new one: the sender of a burst learns nothing.
-    return _page(
-        campaign, None, embed=embed, thanks="again" if result.outcome == "again" else "new"
+    return _thanks_page(
+        campaign, embed=embed, thanks="again" if result.outcome == "again" else "new"
     )
 
 

@@ -46,6 +46,12 @@ def country_choices(language: str) -> list[tuple[str, str]]:
     return sorted(rows, key=key)
 
 
+@cache
+def country_codes() -> frozenset[str]:
+    """The codes a supporter may choose (the same in every language)."""
+    return frozenset(code for code, _name in country_choices("en"))
+
+
 def aria(field: Field, *more: str) -> dict[str, str]:
     """aria-invalid and aria-describedby (hint, error, `more` ids) for a field's input."""
     ids = list(more)
@@ -90,7 +96,11 @@ class SignForm(FlaskForm):
         validators=[DataRequired(_l("Please enter your e-mail address.")), Length(max=320)],
         description=_l("We send you a link to confirm your signature."),
     )
-    country = SelectField(_l("Country"), validators=[InputRequired()], choices=[])
+    # validate_choice off: WTForms would walk the 250 choices of every post; validate_country
+    # checks the code against a set instead.
+    country = SelectField(
+        _l("Country"), validators=[InputRequired()], choices=[], validate_choice=False
+    )
     organisation = StringField(
         _l("Organisation (optional)"), validators=[Optional(), Length(max=MAX_ORGANISATION)]
     )
@@ -115,7 +125,7 @@ class SignForm(FlaskForm):
         self.country.choices = [("", _l("Choose your country")), *country_choices(language)]
 
     def validate_country(self, field: Field) -> None:
-        if not field.data or field.data not in dict(country_choices("en")):
+        if not field.data or field.data not in country_codes():
             raise ValidationError(_l("Please choose your country."))
 
     def validate_email(self, field: Field) -> None:
