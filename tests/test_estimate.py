@@ -32,7 +32,8 @@ def test_without_office_hours_the_slowest_domain_sets_the_duration() -> None:
         start=start,
     )
     assert result.letters == 735
-    assert result.seconds is not None and abs(result.seconds - 705 * MARGIN) < 1e-6
+    assert result.seconds is not None
+    assert abs(result.seconds - 705 * MARGIN) < 1e-6
     assert "705 letters to europarl.europa.eu at 60 a minute" in result.bound_by
 
 
@@ -118,8 +119,11 @@ def test_a_spread_drive_in_office_hours_counts_only_open_hours() -> None:
 
 
 def test_an_official_without_a_country_is_paced_on_brussels_time() -> None:
-    open_now, change = office_window(ZoneInfo("Europe/Brussels"), datetime(2026, 12, 4, 16, 30, tzinfo=BRUSSELS))
-    assert open_now and change == datetime(2026, 12, 4, 17, 0, tzinfo=BRUSSELS)
+    open_now, change = office_window(
+        ZoneInfo("Europe/Brussels"), datetime(2026, 12, 4, 16, 30, tzinfo=BRUSSELS)
+    )
+    assert open_now
+    assert change == datetime(2026, 12, 4, 17, 0, tzinfo=BRUSSELS)
     start = datetime(2026, 12, 4, 18, 0, tzinfo=BRUSSELS)
     result = estimate(
         {("example.org", None): 1},
@@ -134,4 +138,5 @@ def test_an_official_without_a_country_is_paced_on_brussels_time() -> None:
 def test_an_empty_audience_finishes_at_once() -> None:
     start = datetime(2026, 12, 4, 18, 0, tzinfo=UTC)
     result = estimate({}, rates=ONE_A_SECOND, pace_hours=10, office_hours=True, start=start)
-    assert result.letters == 0 and result.finish_at == start
+    assert result.letters == 0
+    assert result.finish_at == start

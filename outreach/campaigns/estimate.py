@@ -3,8 +3,8 @@
 The workspace shows it before launch, for the audience as it is now. It follows the rules the
 workers apply (outreach.campaigns.pacing, outreach.campaigns.sending._pace):
 
-* each recipient domain with a limit gets one letter per `interval × MARGIN` seconds;
-* a campaign spread over `pace_hours` gets one letter per `pace_hours × 3600 / letters × MARGIN`
+* each recipient domain with a limit gets one letter per `interval * MARGIN` seconds;
+* a campaign spread over `pace_hours` gets one letter per `pace_hours * 3600 / letters * MARGIN`
   seconds. Its bucket keeps no credit for time it did not use (GCRA: an empty bucket starts from
   now), so the hours of a spread drive are hours of sending;
 * with office hours, a letter leaves only while its official's country is in office hours (Monday
