@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -185,7 +185,7 @@ def _in_office_hours(
                 del pending[key]
         if not pending:
             sending += used
-            finish = now + timedelta(seconds=used)
+            finish = (now + timedelta(seconds=used)).astimezone(UTC)
             return Estimate(letters, start, finish, sending, why + ", in office hours")
         sending += min(used, length)
         now = next_change

@@ -125,6 +125,10 @@ class CheckState:
     digest: str | None = None  # the digest to confirm at launch, when the check is current
     warnings: int = 0
 
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS[self.state]
+
 
 def check_state(session: Session, campaign: Campaign, *, default_from: str) -> CheckState:
     if campaign.status != CampaignStatus.DRAFT:
