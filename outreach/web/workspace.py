@@ -8,6 +8,7 @@ the preview, the check, the launch page), so the step bar reads the same everywh
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
@@ -42,6 +43,11 @@ class Workspace:
     rates_error: str | None
 
 
+def _aware(at: datetime | None) -> datetime | None:
+    """SQLite gives back naive datetimes (stored in UTC); PostgreSQL aware ones."""
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
 def workspace(session: Session, campaign: Campaign, current: str) -> Workspace:
     settings = get_settings()
     draft = campaign.status == CampaignStatus.DRAFT
@@ -61,7 +67,7 @@ def workspace(session: Session, campaign: Campaign, current: str) -> Workspace:
             rates=rates,
             pace_hours=campaign.pace_hours,
             office_hours=campaign.office_hours,
-            start=max(campaign.scheduled_at or utcnow(), utcnow()),
+            start=max(_aware(campaign.scheduled_at) or utcnow(), utcnow()),
         )
     all_steps = steps(
         campaign,
