@@ -29,9 +29,10 @@
       .then(function (res) {
         if (mine !== sequence) return;  // a later keystroke's answer wins
         target.removeAttribute("aria-busy");
-        if (res.ok || res.status === 422) {
+        if (res.ok) {
           target.innerHTML = res.html;
-          if (status) status.textContent = res.ok ? "Preview updated." : "The letter cannot be rendered yet: see the error below.";
+          var failed = target.querySelector("[data-state=error]");
+          if (status) status.textContent = failed ? "The letter cannot be rendered yet: see the error below." : "Preview updated.";
         } else if (status) {
           status.textContent = "The preview could not be updated (" + res.status + ").";
         }

@@ -228,7 +228,9 @@ def _live_preview(
 @bp.post("/campaigns/<int:campaign_id>/letter-preview")
 def campaign_letter_preview(campaign_id: int) -> ResponseReturnValue:
     """The editor's live preview (static/workspace.js posts the form as staff type): an HTML
-    fragment with the chosen recipient's copy, or the error inline (422)."""
+    fragment with the chosen recipient's copy, or the error inline. Both are answers to the
+    question asked, so both are 200 (the fragment's data-state says which): a 4xx would be
+    logged as a failed request in the browser's console at every half-typed placeholder."""
     session = get_db().session
     campaign = session.get(Campaign, campaign_id) or abort(404)
     as_default = request.form.get("preview_part") == "letter"
@@ -245,8 +247,7 @@ def campaign_letter_preview(campaign_id: int) -> ResponseReturnValue:
         language=language.strip()[:8],
         as_default=as_default,
     )
-    status = 422 if context["preview_error"] else 200
-    return render_template("admin/_live_preview.html", campaign=campaign, **context), status
+    return render_template("admin/_live_preview.html", campaign=campaign, **context)
 
 
 def _recipient_choices(session: Session, audience: Audience) -> list[tuple[int, str]]:
