@@ -185,9 +185,7 @@ def test_a_time_in_the_past_or_an_empty_audience_is_refused_when_scheduling(
     campaign_id = draft_campaign(app, {"filter": "kind:mep and country:MT"}, body=BODY)
     page = _schedule(client, campaign_id, "2020-01-01T10:00")
     assert "Not scheduled: 01 Jan 2020 10:00 UTC has passed" in page
-    empty = draft_campaign(
-        app, {"contact_ids": [10**6]}, body=BODY, load_directory=False
-    )
+    empty = draft_campaign(app, {"contact_ids": [10**6]}, body=BODY, load_directory=False)
     when = (utcnow() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     page = _schedule(client, empty, when)
     assert "Not scheduled: the audience" in page
@@ -203,7 +201,10 @@ def test_a_viewer_cannot_schedule(app: Flask, login: Callable[..., FlaskClient])
     assert "Schedule the launch" not in page
     resp = client.post(
         f"/campaigns/{campaign_id}/schedule",
-        data={"csrf_token": csrf_token_from(client.get("/").get_data(as_text=True)), "at": "2099-01-01T10:00"},
+        data={
+            "csrf_token": csrf_token_from(client.get("/").get_data(as_text=True)),
+            "at": "2099-01-01T10:00",
+        },
     )
     assert resp.status_code == 403
     assert _campaign(app, campaign_id).scheduled_at is None

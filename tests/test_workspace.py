@@ -80,9 +80,13 @@ def test_every_campaign_page_shows_the_steps_and_their_states_follow_the_work(
 
     # A test send that reached the SMTP server.
     with app.app_context():
-        first = get_db().session.scalars(
-            select(Contact.id).where(Contact.country_code == "DE", Contact.kind == "mep")
-        ).first()
+        first = (
+            get_db()
+            .session.scalars(
+                select(Contact.id).where(Contact.country_code == "DE", Contact.kind == "mep")
+            )
+            .first()
+        )
     resp = client.post(
         f"{base}/test-send",
         data={"csrf_token": csrf_token_from(page), "contact_id": str(first)},
@@ -117,7 +121,7 @@ def test_every_campaign_page_shows_the_steps_and_their_states_follow_the_work(
 def test_the_launch_page_states_the_count_and_the_languages_that_a_launch_then_makes(
     app: Flask, login: Callable[..., FlaskClient]
 ) -> None:
-    """"Send N letters now" and the split by language are what the launch creates: N delivery
+    """ "Send N letters now" and the split by language are what the launch creates: N delivery
     rows, the German readers' share in German, the Maltese MEPs' in English."""
     campaign_id = _campaign(app)
     client = login("admin")
@@ -142,9 +146,9 @@ def test_the_launch_page_states_the_count_and_the_languages_that_a_launch_then_m
     with app.app_context():
         session = get_db().session
         rows = session.execute(
-            select(Contact.languages).join(Delivery, Delivery.contact_id == Contact.id).where(
-                Delivery.campaign_id == campaign_id
-            )
+            select(Contact.languages)
+            .join(Delivery, Delivery.contact_id == Contact.id)
+            .where(Delivery.campaign_id == campaign_id)
         ).all()
     assert len(rows) == count
     german = sum(1 for (langs,) in rows if "de" in (langs or []))
@@ -159,9 +163,13 @@ def test_the_preview_fragment_renders_the_letter_as_typed_for_the_chosen_recipie
     campaign_id = _campaign(app)
     client = login("admin")
     with app.app_context():
-        maltese = get_db().session.scalars(
-            select(Contact).where(Contact.country_code == "MT", Contact.kind == "mep")
-        ).first()
+        maltese = (
+            get_db()
+            .session.scalars(
+                select(Contact).where(Contact.country_code == "MT", Contact.kind == "mep")
+            )
+            .first()
+        )
         assert maltese is not None
         name = maltese.display_name
     editor = client.get(f"/campaigns/{campaign_id}/edit").get_data(as_text=True)

@@ -109,7 +109,7 @@ def test_on_a_laptop_the_live_preview_follows_the_letter_as_it_is_typed(
     expect(frame.locator("body")).to_contain_text("We write to you about press freedom.")
     body = page.get_by_label("Letter", exact=True)
     body.fill("{{ salutation }}\n\nTyped for {{ recipient.display_name }} just now.")
-    first_id, first_name = meps[0]
+    _, first_name = meps[0]
     expect(frame.locator("body")).to_contain_text(f"Typed for {first_name} just now.")
 
     # A misspelt placeholder: the error shows inline, with its line; fixing it brings the copy back.
