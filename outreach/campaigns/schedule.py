@@ -11,7 +11,8 @@ button, with the same checks: the stored check if nothing it read has changed, e
 warnings only if their digest is the one confirmed when scheduling. A refused launch leaves the
 campaign a draft, unscheduled, with the reason in `schedule_error`, which its page shows. Each
 campaign is launched in its own transaction, its row locked (PostgreSQL), so two sweeps never
-launch one drive twice and one refused launch does not hold back the others.
+launch one drive twice and one refused or failed launch does not hold back the others (a failure
+that is not a refusal, such as a lost database connection, leaves the schedule for the next pass).
 """
 
 from __future__ import annotations
@@ -154,4 +155,8 @@ def launch_due(
                     campaign.schedule_error = reason
             report.refused[campaign_id] = str(exc)
             log.warning("scheduled campaign %s not launched: %s", campaign_id, exc)
+        except Exception:
+            # Not a refusal but a fault (the database went away, a bug): nothing was committed,
+            # the campaign stays scheduled and the next pass tries again; the others go on.
+            log.exception("scheduled campaign %s: launch failed; will try again", campaign_id)
     return report
