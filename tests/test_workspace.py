@@ -279,3 +279,38 @@ def test_languages_counted_for_the_launch_match_each_officials_choice(app: Flask
         )
     assert plan.error is None
     assert plan.languages == dict(readers)
+
+
+def test_the_launch_and_progress_steps_follow_the_schedule_and_the_deliveries() -> None:
+    """Scheduled: Launch in progress; refused at its time: needs attention; sending: Progress in
+    progress; uncertain letters: Progress needs attention; finished cleanly: done."""
+    from datetime import UTC, datetime
+
+    from outreach.campaigns.workspace import CheckState, LaunchPlan, StepState, next_step, steps
+
+    campaign = Campaign(
+        name="x", subject_template="Hi", body_template="{{ salutation }}", default_language="en",
+        audience={}, signatories=[], status="draft", addressing="individual",
+        joint_to=[], joint_cc=[], supporter_letters=False,
+    )  # fmt: skip
+    plan = LaunchPlan(letters=3, languages={"en": 3})
+    todo = CheckState(StepState.TODO, "not yet")
+
+    def state(key: str, counts: dict[str, int] | None = None) -> StepState:
+        found = steps(campaign, plan=plan, check=todo, counts=counts or {})
+        return next(s.state for s in found if s.key == key)
+
+    assert state("launch") == StepState.TODO
+    assert next_step(steps(campaign, plan=plan, check=todo, counts={})) == "check"
+    campaign.scheduled_at = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    assert state("launch") == StepState.RUNNING
+    campaign.scheduled_at, campaign.schedule_error = None, "Not launched at the scheduled time"
+    assert state("launch") == StepState.ATTENTION
+    assert next_step(steps(campaign, plan=plan, check=todo, counts={})) == "launch"
+
+    campaign.status = "sending"
+    assert state("progress", {"queued": 2, "sent": 1}) == StepState.RUNNING
+    assert state("progress", {"uncertain": 1, "sent": 2}) == StepState.ATTENTION
+    campaign.status = "finished"
+    assert state("progress", {"sent": 3}) == StepState.DONE
+    assert state("progress", {"sent": 2, "failed": 1}) == StepState.ATTENTION
