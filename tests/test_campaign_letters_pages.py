@@ -190,7 +190,8 @@ def test_the_campaign_form_saves_the_language_and_signatories_and_a_german_versi
         assert list(campaign.letter_sources()) == ["en", "de"]
 
     page = letters.client.get(f"/campaigns/{letters.campaign_id}").get_data(as_text=True)
-    languages = [a["data-language"] for a in _Tags(page).all("li") if "data-language" in a]
+    tabs = page.split('id="languages"')[1].split("</nav>")[0]  # the language tabs of the letter
+    languages = [a["data-language"] for a in _Tags(tabs).all("a") if "data-language" in a]
     assert languages == ["en", "de"]
     assert 'English (en) <span class="badge">default</span>' in page
     assert '<a href="https://hrc.example.org" rel="noopener noreferrer">' in page
@@ -337,7 +338,7 @@ def test_removing_a_version_sends_its_readers_the_default_letter(
     English letter, marked as a fallback."""
     page = _post_button(
         letters.client,
-        f"/campaigns/{letters.campaign_id}",
+        f"/campaigns/{letters.campaign_id}/languages/de",  # the German tab offers the button
         f"/campaigns/{letters.campaign_id}/languages/de/remove",
         {},
     )

@@ -1,5 +1,8 @@
 """The reconciler's actor, and the timer that runs it once per interval across all workers.
 
+The same pass launches the drives scheduled for a moment that has come
+(outreach.campaigns.schedule.launch_due), through the service behind the console's launch button.
+
 Every worker process starts a timer thread; each tick, the one that wins a Redis lock (SET NX with
 an expiry of one interval) enqueues a `reconcile` job, so however many workers run, the
 reconciler runs about once per interval. The actor itself is idempotent (see
@@ -18,6 +21,7 @@ from flask import Flask
 
 from outreach.api.webhooks import sweep as sweep_webhooks
 from outreach.campaigns.reconcile import reconcile
+from outreach.campaigns.schedule import launch_due
 from outreach.db import Database
 from outreach.jobs import PROCESS_INBOUND, RECONCILE, broker_dispatcher, defer
 from outreach.settings import Settings
@@ -83,6 +87,17 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, Any]:
             log.info("reconciler: %d webhook deliveries enqueued", len(hooks))
         if report.uncertain or report.retried or report.failed or report.requeued:
             log.info("reconciler: %s", report)
+        # Drives scheduled for now or earlier: each launched in its own transaction.
+        scheduled = launch_due(
+            db, batch_size=settings.send_batch_size, default_from=settings.mail_from
+        )
+        if scheduled:
+            log.info(
+                "scheduled drives: %d launched, %d refused (%s)",
+                len(scheduled.launched),
+                len(scheduled.refused),
+                "; ".join(f"campaign {i}: {why}" for i, why in scheduled.refused.items()),
+            )
         # Supporters' reminders and lost confirmation mails ride on the same timer.
         with db.transaction() as session:
             swept = sweep_signatures(session)

@@ -67,6 +67,15 @@ class Campaign(TimestampMixin, Base):
     check_errors: Mapped[int | None]
     check_warnings: Mapped[int | None]
     checked_at: Mapped[datetime | None]
+    # A draft launched later by the maintenance sweep (outreach.campaigns.schedule): when, who
+    # asked (the launch's actor), and the check digest whose warnings they confirmed. A launch
+    # refused at that time leaves the draft unscheduled with the reason in `schedule_error`.
+    scheduled_at: Mapped[datetime | None] = mapped_column(index=True)
+    scheduled_by: Mapped[str | None] = mapped_column(String(100))
+    scheduled_digest: Mapped[str | None] = mapped_column(String(16))
+    schedule_error: Mapped[str | None] = mapped_column(Text)
+    # The last test copy a staff member received (the workspace's "Test send" step).
+    test_sent_at: Mapped[datetime | None]
     # The public campaign page (outreach.web.public) at /c/<slug>: shown while a slug is set; the
     # signing form only while signing is open. `cosigner_display` is what the letter may show of
     # the confirmed signatures (outreach.supporters.models.CosignerDisplay).

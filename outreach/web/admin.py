@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
@@ -10,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from contacts.audience import Audience, AudienceError
+from contacts.base import utcnow
 from contacts.models import Contact
 from outreach.accounts.models import Role
 from outreach.campaigns import control, services
@@ -20,9 +23,10 @@ from outreach.campaigns.letters import (
     set_variant,
 )
 from outreach.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryEvent
-from outreach.campaigns.pacing import DomainRates, estimated_seconds
+from outreach.campaigns.schedule import ScheduleError, schedule, unschedule
 from outreach.campaigns.states import DeliveryState
 from outreach.campaigns.testsend import send_test
+from outreach.campaigns.workspace import describe_languages, typed_copy
 from outreach.extensions import get_db, get_settings
 from outreach.letters.render import CONTEXT_DOC, FILTERS_DOC, choose_language
 from outreach.supporters import review as signatures
@@ -34,10 +38,12 @@ from outreach.web.forms import (
     NewVariantForm,
     PublicPageForm,
     ReviewForm,
+    ScheduleForm,
     TestSendForm,
     VariantForm,
     language_name,
 )
+from outreach.web.workspace import workspace
 
 bp = Blueprint("admin", __name__)
 require_login_for(bp)
@@ -112,6 +118,9 @@ def campaign_edit(campaign_id: int) -> ResponseReturnValue:
         form.fill_audience(campaign.audience)
         form.fill_addressing(campaign.addressing, campaign.joint_to, campaign.joint_cc)
         form.fill_sending_options(campaign.pace_hours, campaign.office_hours, campaign.deadline)
+    elif request.form.get("preview"):
+        # "Preview" without JavaScript: the copy as typed, nothing saved.
+        return _campaign_form(form, campaign)
     elif form.validate_on_submit():
         language = form.language.data or campaign.default_language
         replaced = language != campaign.default_language and any(
@@ -148,6 +157,18 @@ def campaign_edit(campaign_id: int) -> ResponseReturnValue:
 
 def _campaign_form(form: CampaignForm, campaign: Campaign | None) -> ResponseReturnValue:
     status = 400 if form.errors or form.form_errors else 200
+    extra: dict[str, object] = {}
+    if campaign is not None:
+        session = get_db().session
+        extra = _live_preview(
+            session,
+            campaign,
+            subject=form.subject.data or "",
+            body=form.body.data or "",
+            language=form.language.data or campaign.default_language,
+            as_default=True,
+        )
+        extra["ws"] = workspace(session, campaign, "letter")
     return render_template(
         "admin/campaign_form.html",
         form=form,
@@ -155,7 +176,78 @@ def _campaign_form(form: CampaignForm, campaign: Campaign | None) -> ResponseRet
         context_doc=CONTEXT_DOC,
         filters_doc=FILTERS_DOC,
         domain_rates=get_settings().domain_rates,
+        **extra,
     ), status
+
+
+def _live_preview(
+    session: Session,
+    campaign: Campaign,
+    *,
+    subject: str,
+    body: str,
+    language: str,
+    as_default: bool,
+) -> dict[str, object]:
+    """The editor's preview: the chosen recipient's copy of the letter as typed (nothing saved),
+    or the error that stops it, for templates/admin/_live_preview.html."""
+    recipients: list[tuple[int, str]] = []
+    with contextlib.suppress(AudienceError):
+        recipients = _recipient_choices(session, Audience.from_dict(campaign.audience))
+    chosen = request.values.get("preview_contact", type=int)
+    contact = session.get(Contact, chosen) if chosen else None
+    if contact is None and recipients:
+        contact = session.get(Contact, recipients[0][0])
+    out: dict[str, object] = {
+        "recipients": recipients,
+        "preview_contact": contact,
+        "preview_language": language,
+        "preview_as_default": as_default,
+        "mail_from": campaign.mail_from or get_settings().mail_from,
+        "preview": None,
+        "preview_error": None,
+    }
+    if contact is None:
+        out["preview_error"] = "The audience is empty: no one to preview the letter for."
+        return out
+    try:
+        out["preview"] = typed_copy(
+            campaign,
+            contact,
+            subject=subject,
+            body=body,
+            language=language,
+            as_default=as_default,
+            default_from=get_settings().mail_from,
+        )
+    except LetterCheckError as exc:
+        out["preview_error"] = str(exc)
+    return out
+
+
+@bp.post("/campaigns/<int:campaign_id>/letter-preview")
+def campaign_letter_preview(campaign_id: int) -> ResponseReturnValue:
+    """The editor's live preview (static/workspace.js posts the form as staff type): an HTML
+    fragment with the chosen recipient's copy, or the error inline. Both are answers to the
+    question asked, so both are 200 (the fragment's data-state says which): a 4xx would be
+    logged as a failed request in the browser's console at every half-typed placeholder."""
+    session = get_db().session
+    campaign = session.get(Campaign, campaign_id) or abort(404)
+    as_default = request.form.get("preview_part") == "letter"
+    language = (
+        request.form.get("language")
+        or request.form.get("preview_language")
+        or campaign.default_language
+    )
+    context = _live_preview(
+        session,
+        campaign,
+        subject=request.form.get("subject", "")[:1000],
+        body=request.form.get("body", "")[:100_000],
+        language=language.strip()[:8],
+        as_default=as_default,
+    )
+    return render_template("admin/_live_preview.html", campaign=campaign, **context)
 
 
 def _recipient_choices(session: Session, audience: Audience) -> list[tuple[int, str]]:
@@ -205,17 +297,6 @@ def campaign_detail(campaign_id: int) -> ResponseReturnValue:
     )
     counts = services.state_counts(session, [campaign.id])[campaign.id]
     drive = None if draft else control.progress(session, campaign.id)
-    pace = None
-    if draft and not audience_error:
-        domains: dict[str, int] = {}
-        for (email,) in session.execute(
-            audience.query(session).with_only_columns(Contact.email).order_by(None)
-        ):
-            domain = (email or "").rpartition("@")[2].lower()
-            domains[domain] = domains.get(domain, 0) + 1
-        pace = estimated_seconds(
-            domains, DomainRates.parse(get_settings().domain_rates), campaign.pace_hours
-        )
     preview_error = audience_error
     preview = None
     if sample is not None and draft:
@@ -253,7 +334,7 @@ def campaign_detail(campaign_id: int) -> ResponseReturnValue:
         exclusions=exclusions,
         counts=counts,
         drive=drive,
-        pace=pace,
+        ws=workspace(session, campaign, "progress" if not draft else ""),
         deliveries=deliveries,
         total=total,
         page=page,
@@ -313,6 +394,7 @@ def campaign_preview(campaign_id: int, contact_id: int) -> ResponseReturnValue:
         "own_fallback": own_fallback,
         "in_audience": in_audience,
         "mail_from": campaign.mail_from or get_settings().mail_from,
+        "ws": workspace(session, campaign, "test"),
     }
     try:
         copy = services.preview(
@@ -369,6 +451,8 @@ def campaign_test_send(campaign_id: int) -> ResponseReturnValue:
         language=language,
     )
     if outcome.kind == "sent":
+        campaign.test_sent_at = utcnow()
+        session.commit()
         flash(f"Test sent to {current_user.email}: the copy for {contact.display_name}.", "success")
     else:
         code = f"{outcome.code} " if outcome.code else ""
@@ -410,6 +494,19 @@ def _variant_form(
     form: VariantForm, campaign: Campaign, language: str | None
 ) -> ResponseReturnValue:
     status = 400 if form.errors or form.form_errors else 200
+    session = get_db().session
+    typed = language or (form.language.data if isinstance(form, NewVariantForm) else None)
+    extra = _live_preview(
+        session,
+        campaign,
+        subject=form.subject.data or "",
+        body=form.body.data or "",
+        language=(typed or "").strip() or "",
+        as_default=False,
+    )
+    if not typed:
+        extra["preview"] = None
+        extra["preview_error"] = "Type the language's code to preview this version."
     return render_template(
         "admin/variant_form.html",
         form=form,
@@ -418,6 +515,8 @@ def _variant_form(
         suggestions=[c for c in LETTER_LANGUAGES if c not in campaign.letter_sources()],
         context_doc=CONTEXT_DOC,
         filters_doc=FILTERS_DOC,
+        ws=workspace(session, campaign, "letter"),
+        **extra,
     ), status
 
 
@@ -431,6 +530,8 @@ def variant_new(campaign_id: int) -> ResponseReturnValue:
         # paragraph, and the placeholders are already there.
         form.subject.data = campaign.subject_template
         form.body.data = campaign.body_template
+    elif request.form.get("preview"):
+        return _variant_form(form, campaign, None)
     elif form.validate_on_submit():
         language = form.language.data or ""
         if language in campaign.letter_sources() and language != campaign.default_language:
@@ -451,6 +552,8 @@ def variant_edit(campaign_id: int, language: str) -> ResponseReturnValue:
     if request.method == "GET":
         form.subject.data = variant.subject_template
         form.body.data = variant.body_template
+    elif request.form.get("preview"):
+        return _variant_form(form, campaign, language)
     elif form.validate_on_submit():
         return _save_variant(form, campaign, language)
     return _variant_form(form, campaign, language)
@@ -514,6 +617,69 @@ def campaign_launch(campaign_id: int) -> ResponseReturnValue:
         else:
             flash(f"Launched: {result.deliveries} letters queued for sending.", "success")
     return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
+
+
+@bp.get("/campaigns/<int:campaign_id>/launch")
+def campaign_launch_page(campaign_id: int) -> ResponseReturnValue:
+    """The launch confirmation: how many letters, in which languages, the estimated finish, and
+    the choice of launching now or at a later time (or the schedule set, to cancel)."""
+    session = get_db().session
+    campaign = session.get(Campaign, campaign_id) or abort(404)
+    ws = workspace(session, campaign, "launch")
+    form = ScheduleForm(formdata=None)
+    return render_template(
+        "admin/campaign_launch.html",
+        campaign=campaign,
+        ws=ws,
+        form=form,
+        languages=describe_languages(ws.plan.languages) if ws.plan else [],
+    )
+
+
+@bp.post("/campaigns/<int:campaign_id>/schedule")
+@roles_required(*EDITORS)
+def campaign_schedule(campaign_id: int) -> ResponseReturnValue:
+    """Launch the draft at a later time (outreach.campaigns.schedule); the maintenance sweep
+    launches it then through the same launch service, with the same checks."""
+    session = get_db().session
+    form = ScheduleForm()
+    back = url_for("admin.campaign_launch_page", campaign_id=campaign_id)
+    if not form.validate_on_submit() or form.at.data is None:
+        flash(f"Not scheduled: {_first_error(form)}", "error")
+        return redirect(back)
+    try:
+        campaign = schedule(
+            session,
+            campaign_id,
+            form.at.data,
+            actor=f"user:{current_user.id} {current_user.email}",
+            confirm_warnings=form.lint_digest.data if form.confirm.data else None,
+        )
+    except services.CampaignError as exc:
+        session.rollback()
+        flash(f"Not scheduled: {exc}", "error")
+        return redirect(back)
+    session.commit()
+    flash(
+        f"Scheduled: the drive will be launched on {campaign.scheduled_at:%d %b %Y at %H:%M} UTC.",
+        "success",
+    )
+    return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id) + "#launch")
+
+
+@bp.post("/campaigns/<int:campaign_id>/unschedule")
+@roles_required(*EDITORS)
+def campaign_unschedule(campaign_id: int) -> ResponseReturnValue:
+    session = get_db().session
+    try:
+        unschedule(session, campaign_id)
+    except ScheduleError as exc:
+        session.rollback()
+        flash(f"Not done: {exc}.", "error")
+    else:
+        session.commit()
+        flash("No longer scheduled: the campaign stays a draft.", "success")
+    return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id) + "#launch")
 
 
 @bp.post("/campaigns/<int:campaign_id>/uncertain")

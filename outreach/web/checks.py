@@ -11,6 +11,7 @@ from outreach.campaigns.models import Campaign
 from outreach.extensions import get_db, get_settings
 from outreach.letters.lint import IDENTICAL_WARN_SHARE, MAX_MESSAGE_BYTES
 from outreach.web.access import require_login_for
+from outreach.web.workspace import workspace
 
 bp = Blueprint("checks", __name__)
 require_login_for(bp)
@@ -37,4 +38,5 @@ def campaign_check(campaign_id: int) -> ResponseReturnValue:
         error=error,
         identical_threshold=IDENTICAL_WARN_SHARE,
         max_kb=MAX_MESSAGE_BYTES // 1024,
+        ws=workspace(session, campaign, "check"),
     )

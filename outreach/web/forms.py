@@ -199,6 +199,18 @@ class TestSendForm(FlaskForm):
     back = HiddenField(validators=[Optional(), Length(max=16)])
 
 
+class ScheduleForm(FlaskForm):
+    """Launch a draft later: when (UTC), and the check's warnings confirmed as for a launch now."""
+
+    at = DateTimeLocalField(
+        "Launch on (UTC)",
+        validators=[DataRequired("Choose the day and time of the launch.")],
+        description="the worker launches it within a minute of that time, with the same checks",
+    )
+    lint_digest = HiddenField(validators=[Optional(), Length(max=16)])
+    confirm = BooleanField("I have read the warnings of the check and want to send anyway")
+
+
 KIND_LABELS = {
     ContactKind.MEP.value: "Member of the European Parliament",
     ContactKind.MINISTER.value: "Minister",
