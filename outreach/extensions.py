@@ -46,6 +46,7 @@ def import_models() -> None:
     import outreach.accounts.models
     import outreach.api.models
     import outreach.audit
+    import outreach.campaigns.approval
     import outreach.campaigns.models
     import outreach.supporters.models
     import outreach.tracking.models  # noqa: F401

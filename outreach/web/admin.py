@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from contacts.audience import Audience, AudienceError
 from contacts.models import Contact
 from outreach.accounts.models import Role
-from outreach.campaigns import control, services
+from outreach.campaigns import approval, control, services
 from outreach.campaigns.letters import (
     LetterCheckError,
     format_signatories,
@@ -490,6 +490,18 @@ def campaign_launch(campaign_id: int) -> ResponseReturnValue:
     # The check page sends the digest of the report it showed, and "confirm" once staff ticked
     # that they read its warnings; the launch goes only if the letter still gives that report.
     confirmed = request.form.get("lint_digest") if request.form.get("confirm") else None
+    # Four-eyes (outreach.campaigns.approval): a big launch waits for a second person.
+    gate = approval.launch_gate(
+        session,
+        campaign_id,
+        current_user._get_current_object(),
+        threshold=get_settings().four_eyes_threshold,
+        default_from=get_settings().mail_from,
+    )
+    if gate.blocked:
+        session.commit()
+        flash(gate.message, "info")
+        return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
     try:
         result = services.launch(
             session,
