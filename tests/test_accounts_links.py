@@ -79,7 +79,9 @@ def test_an_invitation_mail_sets_a_password_once_and_signs_the_new_user_in(
     assert "at least 12 characters" in weak.get_data(as_text=True)
     differ = post_form(newcomer, path, {"password": "a good long password", "confirm": "another"})
     assert "the two passwords differ" in differ.get_data(as_text=True)
-    own = post_form(newcomer, path, {"password": "newcomer@example.org!", "confirm": "newcomer@example.org!"})
+    own = post_form(
+        newcomer, path, {"password": "newcomer@example.org!", "confirm": "newcomer@example.org!"}
+    )
     assert "must not contain your e-mail address" in own.get_data(as_text=True)
 
     done = post_form(newcomer, path, {"password": "a good long password", "confirm": "a good long password"})  # fmt: skip
@@ -102,9 +104,9 @@ def test_an_expired_or_replaced_invitation_link_does_nothing(
               page="/admin/users")  # fmt: skip
     first = link_in_mail(app, "late@example.org")
     with app.app_context():
-        user_id = get_db().session.scalars(
-            select(User.id).where(User.email == "late@example.org")
-        ).one()
+        user_id = (
+            get_db().session.scalars(select(User.id).where(User.email == "late@example.org")).one()
+        )
     post_form(admin, f"/admin/users/{user_id}/resend", {}, page="/admin/users")
     second = link_in_mail(app, "late@example.org", count=2)
     assert first != second
@@ -117,7 +119,8 @@ def test_an_expired_or_replaced_invitation_link_does_nothing(
     assert resp.status_code == 410
     with app.app_context():
         user = get_db().session.get(User, user_id)
-        assert user is not None and user.status == "invited"
+        assert user is not None
+        assert user.status == "invited"
 
 
 def test_a_password_reset_answers_the_same_for_any_address_and_mails_only_real_accounts(
@@ -164,8 +167,12 @@ def test_failed_sign_ins_are_rate_limited_and_successes_do_not_count(
     email, password = make_user()
     client = app.test_client()
     for _ in range(11):
-        assert post_form(client, "/login", {"email": email, "password": password}).status_code == 302
-        client.post("/logout", data={"csrf_token": csrf_token_from(client.get("/").get_data(as_text=True))})
+        assert (
+            post_form(client, "/login", {"email": email, "password": password}).status_code == 302
+        )
+        client.post(
+            "/logout", data={"csrf_token": csrf_token_from(client.get("/").get_data(as_text=True))}
+        )
     codes = [
         post_form(client, "/login", {"email": email, "password": "wrong"}, page="/password/forgot").status_code
         for _ in range(10)

@@ -19,7 +19,9 @@ from outreach.extensions import get_db
 from tests.conftest import csrf_token_from
 
 
-def post(client: FlaskClient, url: str, data: dict[str, str], page: str = "/account/security") -> object:
+def post(
+    client: FlaskClient, url: str, data: dict[str, str], page: str = "/account/security"
+) -> object:
     token = csrf_token_from(client.get(page).get_data(as_text=True))
     return client.post(url, data={**data, "csrf_token": token})
 
@@ -28,12 +30,17 @@ def enrol(client: FlaskClient) -> tuple[pyotp.TOTP, list[str]]:
     """Start, read the key from the page, confirm with the app's code; the recovery codes."""
     post(client, "/account/totp/start", {})
     page = client.get("/account/security").get_data(as_text=True)
-    assert "<svg" in page and "TOTP enrolment" in page  # the QR code, inline
+    assert "<svg" in page
+    assert "TOTP enrolment" in page
     assert "cdn" not in page.lower()
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page)
     assert secret
     app_totp = pyotp.TOTP(secret.group(1))
-    wrong = post(client, "/account/totp/confirm", {"code": "000000" if app_totp.now() != "000000" else "111111"})
+    wrong = post(
+        client,
+        "/account/totp/confirm",
+        {"code": "000000" if app_totp.now() != "000000" else "111111"},
+    )
     assert wrong.status_code == 400  # type: ignore[attr-defined]
     done = post(client, "/account/totp/confirm", {"code": app_totp.now()})
     html = done.get_data(as_text=True)  # type: ignore[attr-defined]
@@ -58,7 +65,8 @@ def test_enrolment_then_sign_in_asks_for_a_fresh_code(
     app_totp, codes = enrol(client)
     with app.app_context():
         stored = list(get_db().session.scalars(select(RecoveryCode.code_hash)))
-        assert len(stored) == 10 and not set(stored) & {c.replace("-", "") for c in codes}
+        assert len(stored) == 10
+        assert not set(stored) & {c.replace("-", "") for c in codes}
     used = app_totp.now()
 
     second, resp = sign_in(app, "campaigner@example.org", "correct horse battery")
@@ -91,11 +99,18 @@ def test_admins_can_be_required_to_enrol_first(
     app.config["OUTREACH"] = dataclasses.replace(app.config["OUTREACH"], require_admin_2fa=True)
     admin = login("admin")
     resp = admin.get("/campaigns/new")
-    assert resp.status_code == 302 and resp.headers["Location"] == "/account/security"
-    assert "Admins must use a second factor" in admin.get("/account/security").get_data(as_text=True)
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == "/account/security"
+    assert "Admins must use a second factor" in admin.get("/account/security").get_data(
+        as_text=True
+    )
     app_totp, _codes = enrol(admin)
     assert admin.get("/campaigns/new").status_code == 200
-    refused = post(admin, "/account/totp/disable", {"password": "correct horse battery", "code": app_totp.at(time.time() + 30)})
+    refused = post(
+        admin,
+        "/account/totp/disable",
+        {"password": "correct horse battery", "code": app_totp.at(time.time() + 30)},
+    )
     assert refused.status_code == 302  # type: ignore[attr-defined]
     with app.app_context():
         user = get_db().session.scalars(select(User).where(User.role == "admin")).one()
@@ -111,9 +126,17 @@ def test_the_second_factor_can_be_turned_off_with_password_and_code(
     """Turning it off needs the password and a current code; then the password alone signs in."""
     client = login("campaigner")
     app_totp, _codes = enrol(client)
-    bad = post(client, "/account/totp/disable", {"password": "wrong password!!", "code": app_totp.at(time.time() + 30)})
+    bad = post(
+        client,
+        "/account/totp/disable",
+        {"password": "wrong password!!", "code": app_totp.at(time.time() + 30)},
+    )
     assert "the password is wrong" in bad.get_data(as_text=True)  # type: ignore[attr-defined]
-    ok = post(client, "/account/totp/disable", {"password": "correct horse battery", "code": app_totp.at(time.time() + 30)})
+    ok = post(
+        client,
+        "/account/totp/disable",
+        {"password": "correct horse battery", "code": app_totp.at(time.time() + 30)},
+    )
     assert ok.status_code == 302  # type: ignore[attr-defined]
     _client, resp = sign_in(app, "campaigner@example.org", "correct horse battery")
     assert resp.headers["Location"] == "/"  # type: ignore[attr-defined]

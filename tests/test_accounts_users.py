@@ -41,7 +41,8 @@ def test_the_users_page_lists_role_status_last_sign_in_and_second_factor(
     html = client.get("/admin/users").get_data(as_text=True)
     admin_row = html.split('id="user-')[1:]
     rows = {r.split("<td>", 1)[1].split("<", 1)[0].strip(): r for r in admin_row}
-    assert "never" in rows["quiet@example.org"] and ">active<" in rows["quiet@example.org"]
+    assert "never" in rows["quiet@example.org"]
+    assert ">active<" in rows["quiet@example.org"]
     assert 'selected value="viewer"' in rows["quiet@example.org"]
     assert "never" not in rows["admin@example.org"]  # signed in just now
     assert "<td>off</td>" in rows["admin@example.org"]
@@ -60,12 +61,15 @@ def test_the_last_admin_cannot_demote_or_deactivate_themself(
     post(client, f"/admin/users/{me}/active", {"active": ""})
     with app.app_context():
         user = get_db().session.get(User, me)
-        assert user is not None and user.role == "admin" and user.active
+        assert user is not None
+        assert user.role == "admin"
+        assert user.active
     make_user(email="second@example.org", role="admin")
     post(client, f"/admin/users/{me}/role", {"role": "campaigner"})
     with app.app_context():
         user = get_db().session.get(User, me)
-        assert user is not None and user.role == "campaigner"
+        assert user is not None
+        assert user.role == "campaigner"
 
 
 def test_a_deactivated_user_is_signed_out_and_cannot_sign_in_until_reactivated(
@@ -75,7 +79,9 @@ def test_a_deactivated_user_is_signed_out_and_cannot_sign_in_until_reactivated(
     email, _ = make_user(email="leaver@example.org", role="campaigner")
     leaver = app.test_client()
     token = csrf_token_from(leaver.get("/login").get_data(as_text=True))
-    leaver.post("/login", data={"email": email, "password": "correct horse battery", "csrf_token": token})
+    leaver.post(
+        "/login", data={"email": email, "password": "correct horse battery", "csrf_token": token}
+    )
     assert leaver.get("/").status_code == 200
     admin = login("admin")
     uid = user_id(app, email)

@@ -31,7 +31,9 @@ def signed_in(app: Flask, email: str, role: str, make_user: Callable[..., object
     make_user(email=email, role=role)
     client = app.test_client()
     token = csrf_token_from(client.get("/login").get_data(as_text=True))
-    resp = client.post("/login", data={"email": email, "password": "correct horse battery", "csrf_token": token})
+    resp = client.post(
+        "/login", data={"email": email, "password": "correct horse battery", "csrf_token": token}
+    )
     assert resp.status_code == 302
     return client
 
@@ -96,20 +98,26 @@ def test_a_big_launch_waits_for_a_second_person_then_goes(
     assert 'name="fingerprint"' not in page
     assert count_rows(app, Delivery) == 0
     [request] = requests(app, campaign_id)
-    assert request.recipients == 6 and request.approved_at is None
+    assert request.recipients == 6
+    assert request.approved_at is None
 
     own = alice.post(
         f"/campaigns/{campaign_id}/approval/approve",
         data={"csrf_token": csrf_token_from(page), "fingerprint": request.fingerprint},
     )
-    assert "the person who asked cannot approve" in alice.get(own.headers["Location"]).get_data(as_text=True)
+    assert "the person who asked cannot approve" in alice.get(own.headers["Location"]).get_data(
+        as_text=True
+    )
     viewer = signed_in(app, "vera@example.org", "viewer", make_user)
     vpage = viewer.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
     assert 'name="fingerprint"' not in vpage
-    assert viewer.post(
-        f"/campaigns/{campaign_id}/approval/approve",
-        data={"csrf_token": csrf_token_from(vpage), "fingerprint": request.fingerprint},
-    ).status_code == 403
+    assert (
+        viewer.post(
+            f"/campaigns/{campaign_id}/approval/approve",
+            data={"csrf_token": csrf_token_from(vpage), "fingerprint": request.fingerprint},
+        ).status_code
+        == 403
+    )
     assert requests(app, campaign_id)[0].approved_at is None
 
     bob = signed_in(app, "bob@example.org", "campaigner", make_user)
@@ -136,12 +144,15 @@ def test_editing_the_letter_after_approval_voids_it(
         campaign = session.get(Campaign, campaign_id)
         assert campaign is not None
         campaign.body_template = "{{ salutation }}\n\nA different letter."
-    assert "changed since the approval" in alice.get(f"/campaigns/{campaign_id}").get_data(as_text=True)
+    assert "changed since the approval" in alice.get(f"/campaigns/{campaign_id}").get_data(
+        as_text=True
+    )
     page = launch(app, alice, campaign_id)
     assert "Waiting for approval by a second person" in page
     assert count_rows(app, Delivery) == 0
     old, new = requests(app, campaign_id)
-    assert old.withdrawn_at is not None and new.approved_at is None
+    assert old.withdrawn_at is not None
+    assert new.approved_at is None
     # Bob's page from before the edit carries the old fingerprint: refused.
     old_fingerprint = re.search(r'name="fingerprint" value="(\w+)"', stale_page)
     assert old_fingerprint

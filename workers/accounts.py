@@ -40,7 +40,10 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, dramatiq.Actor[...
             link = session.get(AccountLink, link_id)
             if link is None or link.sent_at or link.used_at or link.voided_at:
                 return
-            if link.expires_at.replace(tzinfo=link.expires_at.tzinfo or utcnow().tzinfo) <= utcnow():
+            if (
+                link.expires_at.replace(tzinfo=link.expires_at.tzinfo or utcnow().tzinfo)
+                <= utcnow()
+            ):
                 return
             user = session.get(User, link.user_id)
             if user is None or not user.active:

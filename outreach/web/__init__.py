@@ -16,8 +16,8 @@ def register_blueprints(app: Flask) -> None:
     from outreach.web.approval_views import bp as approval_bp
     from outreach.web.audit_views import bp as audit_bp
     from outreach.web.audit_views import init_audit
-    from outreach.web.auth import init_console_guard
     from outreach.web.auth import bp as auth_bp
+    from outreach.web.auth import init_console_guard
     from outreach.web.checks import bp as checks_bp
     from outreach.web.devmail_views import bp as dev_bp
     from outreach.web.directory import bp as directory_bp

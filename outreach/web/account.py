@@ -35,7 +35,9 @@ class PasswordForm(FlaskForm):
 
 
 class CodeForm(FlaskForm):
-    code = StringField("Code from your authenticator app", validators=[DataRequired(), Length(max=40)])
+    code = StringField(
+        "Code from your authenticator app", validators=[DataRequired(), Length(max=40)]
+    )
 
 
 class DisableForm(FlaskForm):
@@ -50,7 +52,7 @@ class StartForm(FlaskForm):
 
 
 def _user() -> User:
-    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    user: User = current_user._get_current_object()
     return user
 
 

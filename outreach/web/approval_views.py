@@ -25,7 +25,7 @@ class ApprovalForm(FlaskForm):
 
 
 def _user() -> User:
-    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    user: User = current_user._get_current_object()
     return user
 
 

@@ -212,9 +212,11 @@ def _rolled_back(session: Session, _previous: Any) -> None:
 def _acting_user() -> User | None:
     api_user = g.get("api_user")
     if api_user is not None:
-        return api_user  # type: ignore[no-any-return]
+        user: User = api_user
+        return user
     if current_user and current_user.is_authenticated:
-        return current_user._get_current_object()  # type: ignore[attr-defined, no-any-return]
+        signed_in: User = current_user._get_current_object()
+        return signed_in
     return None
 
 
@@ -293,7 +295,7 @@ def _date(name: str) -> date | None:
         return None
 
 
-def _filtered() -> tuple[Select[tuple[AuditEvent]], dict[str, Any]]:
+def _filtered() -> tuple[Select[Any], dict[str, Any]]:
     stmt = select(AuditEvent)
     actor = request.args.get("actor", type=int)
     action = (request.args.get("action") or "").strip()

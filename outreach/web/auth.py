@@ -386,7 +386,7 @@ def _guard() -> ResponseReturnValue | None:
         return redirect(url_for("auth.login", next=back))
     if not _is_passive():
         session["seen_at"] = now
-    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    user: User = current_user._get_current_object()
     if (
         get_settings().require_admin_2fa
         and is_admin(user)

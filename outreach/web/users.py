@@ -81,7 +81,7 @@ def invite() -> ResponseReturnValue:
             session,
             form.email.data or "",
             form.role.data or Role.CAMPAIGNER.value,
-            by=current_user._get_current_object(),  # type: ignore[attr-defined]
+            by=current_user._get_current_object(),
             valid=timedelta(days=get_settings().invite_days),
         )
     except AccountError as exc:
@@ -141,7 +141,7 @@ def resend(user_id: int) -> ResponseReturnValue:
             session,
             user.email,
             user.role,
-            by=current_user._get_current_object(),  # type: ignore[attr-defined]
+            by=current_user._get_current_object(),
             valid=timedelta(days=get_settings().invite_days),
         )
     except AccountError as exc:
@@ -149,7 +149,9 @@ def resend(user_id: int) -> ResponseReturnValue:
         flash(f"Not sent: {exc}.", "error")
         return redirect(url_for("users.users"))
     session.commit()
-    flash(f"A new invitation is on its way to {user.email}; the old link no longer works.", "success")
+    flash(
+        f"A new invitation is on its way to {user.email}; the old link no longer works.", "success"
+    )
     return redirect(url_for("users.users"))
 
 
