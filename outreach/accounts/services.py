@@ -70,9 +70,9 @@ def create_user(
 ) -> User:
     email = normalise_email(email)
     _check_role(role)
-    _check_password(password, email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise AccountError(f"a user with the address {email} already exists")
+    _check_password(password, email)
     user = User(
         email=email, password_hash=hash_password(password), role=role, password_changed_at=utcnow()
     )
