@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from outreach.audit import AuditEvent
 from outreach.campaigns import services
 from outreach.campaigns.approval import LaunchApproval, approval_required
 from outreach.campaigns.models import Campaign, Delivery
@@ -192,3 +193,13 @@ def test_the_api_launch_asks_for_approval_too(app: Flask, make_user: Callable[..
     )
     assert resp.status_code == 202, resp.get_json()
     assert count_rows(app, Delivery) == 6
+    # The central audit hook records API requests too, with the token's user.
+    with app.app_context():
+        [launched] = (
+            get_db()
+            .session.scalars(select(AuditEvent).where(AuditEvent.action == "campaign.launch"))
+            .all()
+        )
+    assert launched.summary == f"API: Launched campaign {campaign_id}"
+    assert launched.detail == "6 letters queued"
+    assert launched.actor.endswith("campaigner-write@example.org")

@@ -169,6 +169,18 @@ DESCRIPTIONS: dict[str, Described] = {
     "users.resend": D("user.invite_again", "Sent user {id} a new invitation", "user", "user_id"),
     "users.totp_reset": D("user.totp_reset", "Cleared the second factor of user {id}", "user",
                           "user_id"),
+    # the JSON API (the summary is prefixed "API: "; the actor is the token's user)
+    "api_campaigns.Launch": D("campaign.launch", "Launched campaign {id}", "campaign",
+                              "campaign_id", detail=_launch_detail),
+    "api_campaigns.Pause": D("campaign.pause", "Paused campaign {id}", "campaign", "campaign_id"),
+    "api_campaigns.Resume": D("campaign.resume", "Resumed campaign {id}", "campaign",
+                              "campaign_id"),
+    "api_campaigns.Cancel": D("campaign.cancel", "Cancelled campaign {id}", "campaign",
+                              "campaign_id"),
+    "api_campaigns.CampaignItem": D("campaign.edit", "Edited campaign {id}", "campaign",
+                                    "campaign_id"),
+    # Remembering the check of every copy changes nothing staff made: not recorded.
+    "api_campaigns.Lint": D("campaign.check", "", detail=lambda _s, _a, _r: None),
 }  # fmt: skip
 # Blueprints whose views record for themselves, and those outside the console and the API.
 EXPLICIT_BLUEPRINTS = frozenset({"auth", "account", "approval"})
