@@ -34,8 +34,9 @@ def post(client: FlaskClient, url: str, data: dict[str, str], page: str) -> obje
 def test_console_actions_are_recorded_with_who_what_and_counts(
     app: Flask, login: Callable[..., FlaskClient]
 ) -> None:
-    """Creating and editing a campaign, launching it (with its count), pausing, a token and a
-    webhook, and inviting a user: one event each, naming the user, the object and what was done."""
+    """Creating and editing a campaign, launching one (with its count), pausing and cancelling
+    it, a token, a webhook and inviting a user: one event each, naming the user, the object and
+    what was done."""
     client = login("admin")
     resp = post(client, "/campaigns/new",
                 {"name": "Fishermen", "subject": "Hi", "body": "{{ salutation }}", "audience": "country:MT"},
@@ -55,7 +56,10 @@ def test_console_actions_are_recorded_with_who_what_and_counts(
     post(client, f"/campaigns/{launched}/launch", {"lint_digest": digest, "confirm": "y"},
          page=f"/campaigns/{launched}")  # fmt: skip
     post(client, f"/campaigns/{launched}/pause", {}, page=f"/campaigns/{launched}")
+    post(client, f"/campaigns/{launched}/cancel", {}, page=f"/campaigns/{launched}")
     post(client, "/account/tokens", {"name": "reporting", "scope": "read"}, page="/account/tokens")
+    post(client, "/webhooks", {"url": "https://hooks.example.org/in", "events": "delivery.sent"},
+         page="/webhooks")  # fmt: skip
     post(client, "/admin/users/invite", {"email": "newcomer@example.org", "role": "viewer"},
          page="/admin/users")  # fmt: skip
 
@@ -84,7 +88,14 @@ def test_console_actions_are_recorded_with_who_what_and_counts(
         f"Paused campaign {launched}",
         None,
     ) in rows
-    assert [r[0] for r in rows[-2:]] == ["token.create", "user.invite"]
+    assert (
+        "campaign.cancel",
+        "campaign",
+        str(launched),
+        f"Cancelled campaign {launched}",
+        None,
+    ) in rows
+    assert [r[0] for r in rows[-3:]] == ["token.create", "webhook.create", "user.invite"]
     assert {e.actor for e in events(app)} == {f"user:{events(app)[0].actor_id} admin@example.org"}
 
 
