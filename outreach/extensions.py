@@ -47,6 +47,7 @@ def import_models() -> None:
     import outreach.accounts.models
     import outreach.api.models
     import outreach.audit
+    import outreach.campaigns.approval
     import outreach.campaigns.models
     import outreach.supporters.models
     import outreach.tracking.models  # noqa: F401

@@ -218,6 +218,51 @@ class Settings:
         default=10,
         metadata=_meta("Outgoing webhooks: attempts of one delivery before it is marked failed."),
     )
+    session_idle_minutes: int = field(
+        default=30,
+        metadata=_meta(
+            "Minutes without a page of the console after which a staff session ends (sign in "
+            "again, back to the same page); 0: no idle limit."
+        ),
+    )
+    session_max_hours: int = field(
+        default=12,
+        metadata=_meta("Hours after sign-in after which a staff session ends however active."),
+    )
+    invite_days: int = field(
+        default=7, metadata=_meta("Days an invitation link stays valid (it works once).")
+    )
+    reset_hours: int = field(
+        default=2, metadata=_meta("Hours a password reset link stays valid (it works once).")
+    )
+    require_admin_2fa: bool = field(
+        default=False,
+        metadata=_meta(
+            "Admins must use a second factor (TOTP): an admin without one is sent to enrol "
+            "before any other page."
+        ),
+    )
+    four_eyes_threshold: int = field(
+        default=100,
+        metadata=_meta(
+            "A launch to more recipients than this needs a second person's approval "
+            "(a campaigner or admin other than the launcher); 0: never."
+        ),
+    )
+    login_rate: str = field(
+        default="10/minute;50/hour",
+        metadata=_meta(
+            "Most failed sign-ins (password or second-factor code) from one IP address "
+            "(Flask-Limiter syntax); empty: no limit."
+        ),
+    )
+    reset_rate: str = field(
+        default="5/hour",
+        metadata=_meta(
+            "Most password reset requests from one IP address, and for one e-mail address "
+            "(Flask-Limiter syntax); empty: no limit."
+        ),
+    )
     admin_email: str = field(
         default="admin@example.org",
         metadata=_meta("E-mail of the first admin, created by `flask setup` (run by `make run`)."),

@@ -149,6 +149,8 @@ def app(
             # No per-domain limit (the default paces europarl.europa.eu, where the bundled MEPs
             # are, at one letter a second); tests of pacing set their own.
             "domain_rates": "",
+            # Launches go without a second person's approval; tests/test_four_eyes.py sets it.
+            "four_eyes_threshold": 0,
         }
     )
     application.config["TESTING"] = True

@@ -1,4 +1,6 @@
-"""Admin pages need a signed-in user; every POST needs a CSRF token; roles limit what staff can do."""
+"""Admin pages need a signed-in user; every POST needs a CSRF token; roles limit what staff can do:
+a viewer changes nothing (every state-changing console endpoint answers 403), a campaigner is
+refused every admin-only page, and each of these is proved by walking the whole URL map."""
 
 from __future__ import annotations
 
@@ -15,6 +17,12 @@ from flask.testing import FlaskClient
 PUBLIC_ENDPOINTS = {
     "static",
     "auth.login",
+    # The second sign-in step, the forgotten-password form and the one-time links of
+    # invitations and resets: for people who are not signed in (tests/test_accounts_links.py).
+    "auth.login_code",
+    "auth.forgot_password",
+    "auth.accept_invite",
+    "auth.reset_password",
     "health.healthz",
     "public.campaign",
     "public.embed",
@@ -144,3 +152,152 @@ def test_session_cookie_is_httponly_and_samesite(
     cookie = client.get_cookie("session")
     assert cookie is not None
     assert cookie.http_only
+
+
+# --- roles, walked over the URL map -------------------------------------------------------------
+STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
+# What a viewer may change: their own account (password, second factor, own API tokens, which
+# only read for a viewer) and their session. Named one by one, as the public pages are.
+VIEWER_SELF_SERVICE = {
+    "auth.logout",
+    "tokens.tokens",
+    "tokens.revoke",
+    "account.password",
+    "account.totp_start",
+    "account.totp_confirm",
+    "account.totp_disable",
+    "account.recovery_codes",
+}
+# Pages only admins reach: users, the audit log, webhooks, the captured mail, supporters' data.
+ADMIN_ONLY = {
+    "dev.mailbox",
+    "dev.message",
+    "webhooks.webhooks",
+    "webhooks.toggle",
+    "signatures.supporter_data",
+}
+ADMIN_ONLY_BLUEPRINTS = ("users.", "audit.")
+
+
+def _console_rules(app: Flask) -> list[tuple[str, str, set[str]]]:
+    rules = []
+    for rule in app.url_map.iter_rules():
+        endpoint = rule.endpoint
+        if endpoint in PUBLIC_ENDPOINTS or endpoint.startswith(TOKEN_ENDPOINT_PREFIXES):
+            continue
+        if endpoint.startswith(("api", "static")):
+            continue
+        rules.append((endpoint, _concrete_url(rule.rule), set(rule.methods or ())))
+    return rules
+
+
+def test_every_state_changing_console_endpoint_refuses_a_viewer(
+    login: Callable[..., FlaskClient], app: Flask
+) -> None:
+    """Signed in as a viewer with a valid CSRF token, every POST/PUT/PATCH/DELETE of the console
+    (other than the viewer's own account) answers 403, and nothing is written: the only audit
+    events are the viewer's own sign-in."""
+    from sqlalchemy import select
+
+    from outreach.audit import AuditEvent
+    from outreach.extensions import get_db
+    from tests.conftest import csrf_token_from
+
+    client = login("viewer")
+    token = csrf_token_from(client.get("/account/security").get_data(as_text=True))
+    refused = []
+    for endpoint, url, methods in _console_rules(app):
+        if endpoint in VIEWER_SELF_SERVICE:
+            continue
+        for method in sorted(methods & set(STATE_CHANGING)):
+            resp = client.open(url, method=method, data={"csrf_token": token})
+            assert resp.status_code == 403, (endpoint, method, resp.status_code)
+            refused.append(endpoint)
+    assert {"admin.campaign_launch", "drive.pause", "imports.apply", "users.invite"} <= set(refused)
+    assert len(refused) >= 30
+    with app.app_context():
+        actions = set(get_db().session.scalars(select(AuditEvent.action)))
+    assert actions == {"auth.sign_in"}
+
+
+def test_admin_only_pages_refuse_a_campaigner_and_no_other_page_does(
+    login: Callable[..., FlaskClient], app: Flask
+) -> None:
+    """A campaigner gets 403 from every method of every admin-only endpoint; and walking every
+    other console GET as a campaigner, none answers 403 (the list above is the whole truth)."""
+    from tests.conftest import csrf_token_from
+
+    client = login("campaigner")
+    token = csrf_token_from(client.get("/account/security").get_data(as_text=True))
+    admin_only_seen = set()
+    for endpoint, url, methods in _console_rules(app):
+        admin_only = endpoint in ADMIN_ONLY or endpoint.startswith(ADMIN_ONLY_BLUEPRINTS)
+        for method in sorted(methods - {"HEAD", "OPTIONS"}):
+            if not admin_only and method != "GET":
+                continue
+            if endpoint == "auth.logout":
+                continue
+            resp = client.open(url, method=method, data={"csrf_token": token})
+            if admin_only:
+                assert resp.status_code == 403, (endpoint, method, resp.status_code)
+                admin_only_seen.add(endpoint)
+            else:
+                assert resp.status_code != 403, (endpoint, method)
+    assert admin_only_seen >= ADMIN_ONLY
+    assert {"users.users", "users.invite", "audit.audit_log", "audit.audit_csv"} <= admin_only_seen
+
+
+def test_an_admin_reaches_the_admin_only_pages(login: Callable[..., FlaskClient]) -> None:
+    """The same pages open for an admin."""
+    client = login("admin")
+    for url in ("/admin/users", "/admin/audit", "/admin/audit.csv", "/webhooks", "/dev/mailbox"):
+        assert client.get(url).status_code == 200, url
+
+
+def test_the_roles_table_lets_a_viewer_triage_but_not_edit() -> None:
+    """The permission helpers say what each role may do; "viewer may triage" is one of them."""
+    from outreach.accounts.roles import Permission, can, is_admin, may_approve, may_edit, may_triage
+
+    assert may_triage("viewer")
+    assert not may_edit("viewer")
+    assert not may_approve("viewer")
+    assert may_edit("campaigner")
+    assert may_approve("campaigner")
+    assert not is_admin("campaigner")
+    assert all(can("admin", p) for p in Permission)
+    assert not can("nobody", Permission.READ)
+
+
+def test_a_view_declaring_triage_accepts_a_viewers_post(
+    app: Flask, client: FlaskClient, make_user: Callable[..., tuple[str, str]]
+) -> None:
+    """The default-deny rule refuses a viewer's POST to a console view that declares nothing,
+    and lets it through where the view declares `permission_required(Permission.TRIAGE)` (as
+    the replies inbox will): the rule reads the declaration, not a list of names."""
+    from flask import Blueprint
+
+    from outreach.accounts.roles import Permission
+    from outreach.web.access import permission_required, require_login_for
+    from tests.conftest import csrf_token_from
+
+    bp = Blueprint("triage_probe", __name__)
+    require_login_for(bp)
+
+    @bp.post("/probe/triage")
+    @permission_required(Permission.TRIAGE)
+    def triage() -> str:
+        return "sorted"
+
+    @bp.post("/probe/edit")
+    def edit() -> str:
+        return "edited"
+
+    app.register_blueprint(bp)
+    email, password = make_user(email="viewer@example.org", role="viewer")
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    token = csrf_token_from(client.get("/account/security").get_data(as_text=True))
+    assert (
+        client.post("/probe/triage", data={"csrf_token": token}).get_data(as_text=True) == "sorted"
+    )
+    assert client.post("/probe/edit", data={"csrf_token": token}).status_code == 403

@@ -48,7 +48,7 @@ def test_users_create_refuses_a_duplicate_and_a_short_password(app: Flask) -> No
             "--role",
             "campaigner",
             "--password",
-            "a" * 14,
+            "fourteen chars",
         ]
     )
     assert ok.exit_code == 0, ok.output

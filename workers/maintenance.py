@@ -89,7 +89,10 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, Any]:
             log.info("reconciler: %s", report)
         # Drives scheduled for now or earlier: each launched in its own transaction.
         scheduled = launch_due(
-            db, batch_size=settings.send_batch_size, default_from=settings.mail_from
+            db,
+            batch_size=settings.send_batch_size,
+            default_from=settings.mail_from,
+            four_eyes_threshold=settings.four_eyes_threshold,
         )
         if scheduled:
             log.info(

@@ -19,7 +19,7 @@ from outreach.api.auth import actor, current_user, protect
 from outreach.api.pagination import get_or_404, page
 from outreach.api.problems import CONFLICT, UNCONFIRMED_WARNINGS, Problem, invalid
 from outreach.api.schemas import Id, PageArgs, Text, UtcDateTime, page_schema
-from outreach.campaigns import control, services
+from outreach.campaigns import approval, control, services
 from outreach.campaigns.letters import LetterCheckError, format_signatories, parse_signatories
 from outreach.campaigns.models import Campaign
 from outreach.extensions import get_db, get_settings
@@ -324,6 +324,16 @@ class Launch(MethodView):
         digest of the warnings read; without it the answer is 409 with that digest."""
         session = get_db().session
         _campaign(campaign_id)
+        gate = approval.launch_gate(
+            session,
+            campaign_id,
+            current_user(),
+            threshold=get_settings().four_eyes_threshold,
+            default_from=get_settings().mail_from,
+        )
+        if gate.blocked:  # four-eyes: a second person approves in the console
+            session.commit()
+            raise Problem(409, gate.message, type_=CONFLICT, title="Approval required")
         try:
             result = services.launch(
                 session,

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contacts.base import utcnow
-from outreach.campaigns import services
+from outreach.campaigns import approval, services
 from outreach.campaigns.letters import LetterCheckError, check_letter
 from outreach.campaigns.models import Campaign, CampaignStatus
 from outreach.db import Database
@@ -103,8 +103,31 @@ class SweepReport:
         return bool(self.launched or self.refused)
 
 
+def _require_approval(
+    session: Session, campaign: Campaign, *, threshold: int, default_from: str
+) -> None:
+    """Four-eyes holds for a scheduled launch too: more than `threshold` letters need a second
+    person's approval of this very letter and audience (outreach.campaigns.approval), given
+    before the moment comes."""
+    if threshold <= 0:
+        return
+    plan = approval.launch_plan(session, campaign, default_from=default_from)
+    if not approval.approval_required(campaign, plan.recipients, threshold=threshold):
+        return
+    if approval.approval_granted(session, campaign, fingerprint=plan.fingerprint) is None:
+        raise services.CampaignError(
+            f"{plan.recipients} letters is more than {threshold}: a second person must approve "
+            "this letter and audience first (on the campaign's page), then schedule it again"
+        )
+
+
 def launch_due(
-    db: Database, *, batch_size: int, default_from: str = "", now: datetime | None = None
+    db: Database,
+    *,
+    batch_size: int,
+    default_from: str = "",
+    now: datetime | None = None,
+    four_eyes_threshold: int = 0,
 ) -> SweepReport:
     """Launch every draft whose scheduled moment has come (see the module's docstring)."""
     now = now or utcnow()
@@ -135,6 +158,9 @@ def launch_due(
                 )
                 if campaign is None:  # unscheduled, launched or being launched meanwhile
                     continue
+                _require_approval(
+                    session, campaign, threshold=four_eyes_threshold, default_from=default_from
+                )
                 result = services.launch(
                     session,
                     campaign_id,

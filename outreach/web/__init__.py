@@ -11,8 +11,13 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
+    from outreach.web.account import bp as account_bp
     from outreach.web.admin import bp as admin_bp
+    from outreach.web.approval_views import bp as approval_bp
+    from outreach.web.audit_views import bp as audit_bp
+    from outreach.web.audit_views import init_audit
     from outreach.web.auth import bp as auth_bp
+    from outreach.web.auth import init_console_guard
     from outreach.web.checks import bp as checks_bp
     from outreach.web.devmail_views import bp as dev_bp
     from outreach.web.directory import bp as directory_bp
@@ -26,6 +31,7 @@ def register_blueprints(app: Flask) -> None:
     from outreach.web.public_rights import unsubscribe_bp
     from outreach.web.signatures import bp as signatures_bp
     from outreach.web.tokens import bp as tokens_bp
+    from outreach.web.users import bp as users_bp
     from outreach.web.webhooks import bp as webhooks_bp
 
     app.register_blueprint(auth_bp)
@@ -38,6 +44,14 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(signatures_bp)
     app.register_blueprint(tokens_bp)
     app.register_blueprint(webhooks_bp)
+    # Accounts: own security page, users and the audit log (admins), four-eyes approvals; the
+    # guard (session age, required second factor, default deny) and the audit recorder.
+    app.register_blueprint(account_bp)
+    app.register_blueprint(users_bp)
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(approval_bp)
+    init_console_guard(app)
+    init_audit(app)
     app.register_blueprint(health_bp)
     # Public: the campaign pages supporters sign on (no sign-in; see outreach.web.public).
     app.register_blueprint(public_bp)

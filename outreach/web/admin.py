@@ -15,7 +15,7 @@ from contacts.audience import Audience, AudienceError
 from contacts.base import utcnow
 from contacts.models import Contact
 from outreach.accounts.models import Role
-from outreach.campaigns import control, services
+from outreach.campaigns import approval, control, services
 from outreach.campaigns.letters import (
     LetterCheckError,
     format_signatories,
@@ -593,6 +593,18 @@ def campaign_launch(campaign_id: int) -> ResponseReturnValue:
     # The check page sends the digest of the report it showed, and "confirm" once staff ticked
     # that they read its warnings; the launch goes only if the letter still gives that report.
     confirmed = request.form.get("lint_digest") if request.form.get("confirm") else None
+    # Four-eyes (outreach.campaigns.approval): a big launch waits for a second person.
+    gate = approval.launch_gate(
+        session,
+        campaign_id,
+        current_user._get_current_object(),
+        threshold=get_settings().four_eyes_threshold,
+        default_from=get_settings().mail_from,
+    )
+    if gate.blocked:
+        session.commit()
+        flash(gate.message, "info")
+        return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
     try:
         result = services.launch(
             session,
@@ -647,6 +659,19 @@ def campaign_schedule(campaign_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit() or form.at.data is None:
         flash(f"Not scheduled: {_first_error(form)}", "error")
         return redirect(back)
+    # Four-eyes as for launching now: a big drive is approved before it is scheduled (and the
+    # sweep checks the approval still matches the letter when the moment comes).
+    gate = approval.launch_gate(
+        session,
+        campaign_id,
+        current_user._get_current_object(),
+        threshold=get_settings().four_eyes_threshold,
+        default_from=get_settings().mail_from,
+    )
+    if gate.blocked:
+        session.commit()
+        flash(f"Not scheduled. {gate.message.replace('launch again', 'schedule it')}", "info")
+        return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
     try:
         campaign = schedule(
             session,
