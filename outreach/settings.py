@@ -216,7 +216,9 @@ class Settings:
     )
     imap_move_to: str = field(
         default="Outreach-Stored",
-        metadata=_meta("Folder stored messages are moved to with IMAP_AFTER=move (created if missing)."),
+        metadata=_meta(
+            "Folder stored messages are moved to with IMAP_AFTER=move (created if missing)."
+        ),
     )
     imap_interval: int = field(
         default=60,

@@ -91,7 +91,8 @@ def test_a_reply_in_the_mailbox_is_stored_processed_and_flagged(
         wait_for(sent)
         with db.transaction() as s:
             first = s.scalars(select(Delivery).order_by(Delivery.id)).first()
-            assert first is not None and first.message_id
+            assert first is not None
+            assert first.message_id
             target, target_email, target_mid = first.id, first.email, first.message_id
     mailbox.append("INBOX", message(1, in_reply_to=target_mid, sender=target_email))
 
@@ -153,11 +154,13 @@ def test_two_pollers_at_once_fetch_each_message_once(
         thread.join(timeout=120)
     assert not errors, errors
     fetched = [uid for report in reports for uid in report.fetched_uids]
-    assert sorted(fetched) == sorted(set(fetched)) and len(fetched) == count
+    assert sorted(fetched) == sorted(set(fetched))
+    assert len(fetched) == count
     assert sum(r.stored for r in reports) == count
     assert sum(r.fetched + r.skipped for r in reports) >= count  # both saw the same list
     rows = inbound_rows(app)
-    assert len(rows) == count and {r.via for r in rows} == {"imap"}
+    assert len(rows) == count
+    assert {r.via for r in rows} == {"imap"}
     assert len({r.message_key for r in rows}) == count
     mailbox.select_folder("INBOX")
     assert mailbox.search(["ALL"]) == []

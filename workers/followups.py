@@ -48,7 +48,9 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, dramatiq.Actor[...
             return  # asked already, or no longer to be asked
         transport = SmtpTransport(smtp)
         try:
-            outcome = transport.send(identity.finalize(mail.message), settings.return_path, mail.address)
+            outcome = transport.send(
+                identity.finalize(mail.message), settings.return_path, mail.address
+            )
         finally:
             transport.close()
         if outcome.kind == "temporary":

@@ -89,7 +89,9 @@ def create_followup(
 
 def followups_of(session: Session, parent_id: int) -> list[Campaign]:
     return list(
-        session.scalars(select(Campaign).where(Campaign.parent_id == parent_id).order_by(Campaign.id))
+        session.scalars(
+            select(Campaign).where(Campaign.parent_id == parent_id).order_by(Campaign.id)
+        )
     )
 
 
@@ -99,7 +101,9 @@ def schedule(session: Session, followup: Campaign, *, now: datetime | None = Non
     followup.followup_scheduled_at = now or utcnow()
 
 
-def _eligible(session: Session, followup: Campaign, now: datetime) -> list[tuple[Delivery, Contact]]:
+def _eligible(
+    session: Session, followup: Campaign, now: datetime
+) -> list[tuple[Delivery, Contact]]:
     """The parent's letters still unanswered, sent at least the follow-up's days ago, to an
     address not marked bouncing since."""
     cutoff = now - timedelta(days=followup.followup_days or 0)
@@ -150,7 +154,12 @@ def due_at(session: Session, followup: Campaign) -> datetime | None:
 
 
 def launch_followup(
-    session: Session, followup: Campaign, *, actor: str, batch_size: int, now: datetime | None = None
+    session: Session,
+    followup: Campaign,
+    *,
+    actor: str,
+    batch_size: int,
+    now: datetime | None = None,
 ) -> int:
     """Make the follow-up's deliveries (queued, each in its parent letter's thread) and defer
     their sending; the caller commits. Returns how many letters will go."""
@@ -168,10 +177,16 @@ def launch_followup(
     eligible = _eligible(session, followup, now)
     rows = [
         {
-            "campaign_id": followup.id, "contact_id": contact.id, "email": parent.email,
-            "state": S.QUEUED.value, "role": "individual", "attempts": 0,
-            "in_reply_to": parent.message_id, "created_at": now, "updated_at": now,
-        }  # fmt: skip
+            "campaign_id": followup.id,
+            "contact_id": contact.id,
+            "email": parent.email,
+            "state": S.QUEUED.value,
+            "role": "individual",
+            "attempts": 0,
+            "in_reply_to": parent.message_id,
+            "created_at": now,
+            "updated_at": now,
+        }
         for parent, contact in eligible
     ]
     if rows:
@@ -185,8 +200,13 @@ def launch_followup(
         session.execute(
             insert(DeliveryEvent),
             [
-                {"delivery_id": i, "at": now, "to_state": S.QUEUED.value, "actor": actor,
-                 "detail": "follow-up launched"}  # fmt: skip
+                {
+                    "delivery_id": i,
+                    "at": now,
+                    "to_state": S.QUEUED.value,
+                    "actor": actor,
+                    "detail": "follow-up launched",
+                }
                 for i in made
             ],
         )

@@ -1,4 +1,4 @@
-""""Did your MEP reply?": asking supporters who sent their own letters, and keeping their answer.
+""" "Did your MEP reply?": asking supporters who sent their own letters, and keeping their answer.
 
 A supporter's own letters (deliveries of role `supporter`) are sent From them with Reply-To them
 (outreach.supporters.letters): the MEP's answer goes to the supporter, never to us. So, some days
@@ -101,9 +101,7 @@ def sweep_questions(session: Session, *, days: int, now: datetime | None = None)
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         session.execute(
             insert(MepReplyQuestion)
-            .values(
-                [{"delivery_id": d, "signature_id": s, "created_at": now} for d, s in letters]
-            )
+            .values([{"delivery_id": d, "signature_id": s, "created_at": now} for d, s in letters])
             .on_conflict_do_nothing(index_elements=["delivery_id"])
         )
     lost = session.scalars(
@@ -229,7 +227,9 @@ class AnswerRow:
     answered_at: datetime | None
 
 
-def answers_for_campaign(session: Session, campaign_id: int) -> tuple[dict[str, int], list[AnswerRow]]:
+def answers_for_campaign(
+    session: Session, campaign_id: int
+) -> tuple[dict[str, int], list[AnswerRow]]:
     """({answer or "unanswered": count}, the answered rows, newest first) for staff."""
     counts = {
         (answer or "unanswered"): n

@@ -75,7 +75,9 @@ def inbound_reprocess(message_id: int) -> None:
 
 
 @inbound_group.command("imap")
-@click.option("--once", is_flag=True, help="Poll once and exit (else every OUTREACH_IMAP_INTERVAL s).")
+@click.option(
+    "--once", is_flag=True, help="Poll once and exit (else every OUTREACH_IMAP_INTERVAL s)."
+)
 def inbound_imap(once: bool) -> None:
     """Fetch new mail from the IMAP mailbox (OUTREACH_IMAP_*) into the inbound pipeline."""
     import redis
@@ -95,9 +97,9 @@ def inbound_imap(once: bool) -> None:
                     get_db(),
                     config,
                     client,
-                    progress=lambda r: click.echo(f"  {r.fetched} fetched ...")
-                    if r.fetched % 100 == 0
-                    else None,
+                    progress=lambda r: (
+                        click.echo(f"  {r.fetched} fetched ...") if r.fetched % 100 == 0 else None
+                    ),
                 )
             except ImapError as exc:
                 if once:

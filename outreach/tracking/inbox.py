@@ -55,9 +55,11 @@ class InboxError(ValueError):
 
 def inbox_query(
     *, filter_: str = "replied", campaign_id: int | None = None, triage: str | None = None
-) -> Select[tuple[InboundMessage]]:
+) -> Select[InboundMessage]:
     """The messages of one filter (newest first), of one campaign if given."""
-    query = select(InboundMessage).order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
+    query = select(InboundMessage).order_by(
+        InboundMessage.received_at.desc(), InboundMessage.id.desc()
+    )
     if filter_ == "replied":
         query = query.where(InboundMessage.kind == K.REPLY.value)
     elif filter_ == "auto_reply":
@@ -84,7 +86,9 @@ def inbox_query(
 def filter_counts(session: Session, campaign_id: int | None = None) -> dict[str, int]:
     return {
         name: session.scalar(
-            select(func.count()).select_from(inbox_query(filter_=name, campaign_id=campaign_id).subquery())
+            select(func.count()).select_from(
+                inbox_query(filter_=name, campaign_id=campaign_id).subquery()
+            )
         )
         or 0
         for name in FILTERS
@@ -111,7 +115,9 @@ def message_view(session: Session, message_id: int) -> MessageView | None:
         )
     notes = list(
         session.scalars(
-            select(ReplyNote).where(ReplyNote.inbound_message_id == message_id).order_by(ReplyNote.id)
+            select(ReplyNote)
+            .where(ReplyNote.inbound_message_id == message_id)
+            .order_by(ReplyNote.id)
         )
     )
     return MessageView(message, delivery, notes)
@@ -200,9 +206,7 @@ def assign(
             diagnostic=message.bounce_diagnostic or "", reason=message.bounce_reason or "unknown",
             hard=hard,
         )  # fmt: skip
-        apply_bounce(
-            session, delivery, failure, hard=hard, actor=who, settings=settings, now=now
-        )
+        apply_bounce(session, delivery, failure, hard=hard, actor=who, settings=settings, now=now)
         done = f"assigned as a {'hard' if hard else 'soft'} bounce: the letter is bounced"
     else:
         done = f"assigned ({kind.replace('_', ' ')}: linked, the letter's state unchanged)"
@@ -257,10 +261,14 @@ def who_replied(session: Session, campaign_id: int) -> list[Replier]:
     ).all()
     return [
         Replier(
-            delivery.id, contact.display_name, delivery.email,
+            delivery.id,
+            contact.display_name,
+            delivery.email,
             contact.political_group_short or contact.political_group or "",
-            contact.country_code or "", received_at, message_id,
-        )  # fmt: skip
+            contact.country_code or "",
+            received_at,
+            message_id,
+        )
         for delivery, contact, message_id, received_at in rows
     ]
 
@@ -270,4 +278,6 @@ def campaigns_with_mail(session: Session) -> Sequence[Campaign]:
     ids = select(Delivery.campaign_id).join(
         InboundMessage, InboundMessage.delivery_id == Delivery.id
     )
-    return list(session.scalars(select(Campaign).where(Campaign.id.in_(ids)).order_by(Campaign.id.desc())))
+    return list(
+        session.scalars(select(Campaign).where(Campaign.id.in_(ids)).order_by(Campaign.id.desc()))
+    )

@@ -125,7 +125,7 @@ class MepReplyAnswer(enum.StrEnum):
 
 
 class MepReplyQuestion(Base):
-    """"Did your MEP reply?" about one supporter's letter (a delivery of role `supporter`): when
+    """ "Did your MEP reply?" about one supporter's letter (a delivery of role `supporter`): when
     the supporter was asked (one mail per supporter covers all their letters), and their answer."""
 
     __tablename__ = "mep_reply_questions"

@@ -20,7 +20,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from outreach.accounts.models import Role
-from outreach.campaigns.letters import copy_for
+from outreach.campaigns.letters import LetterCheckError, copy_for
 from outreach.campaigns.models import Campaign, Delivery
 from outreach.extensions import csrf, get_db, get_settings
 from outreach.followups import followup as followups
@@ -32,7 +32,6 @@ from outreach.followups.mep_question import (
     record_answer,
 )
 from outreach.letters.render import LetterError
-from outreach.campaigns.letters import LetterCheckError
 from outreach.tracking import inbox
 from outreach.web.access import require_login_for, roles_required
 from outreach.web.public import _headers as public_headers
@@ -77,10 +76,7 @@ def inbox_page() -> ResponseReturnValue:
     messages = list(session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
     delivery_ids = {m.delivery_id for m in messages if m.delivery_id}
     deliveries = (
-        {
-            d.id: d
-            for d in session.scalars(select(Delivery).where(Delivery.id.in_(delivery_ids)))
-        }
+        {d.id: d for d in session.scalars(select(Delivery).where(Delivery.id.in_(delivery_ids)))}
         if delivery_ids
         else {}
     )
@@ -117,11 +113,7 @@ def message(message_id: int) -> ResponseReturnValue:
         except (LetterCheckError, LetterError) as exc:
             letter_error = str(exc)
     query = request.args.get("q", "").strip()
-    candidates = (
-        inbox.search_deliveries(session, query)
-        if query and view.delivery is None
-        else []
-    )
+    candidates = inbox.search_deliveries(session, query) if query and view.delivery is None else []
     return render_template(
         "replies/message.html",
         view=view,
