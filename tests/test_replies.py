@@ -88,7 +88,10 @@ def post(client: FlaskClient, page: str, url: str, **data: object) -> str:
 
 
 def test_staff_read_triage_and_annotate_a_reply_beside_its_letter(
-    app: Flask, smtp_server: CaptureServer, worker: object, make_user: Callable[..., tuple[str, str]]
+    app: Flask,
+    smtp_server: CaptureServer,
+    worker: object,
+    make_user: Callable[..., tuple[str, str]],
 ) -> None:
     """A French reply to one letter shows in the inbox under "Replies" and on the campaign's
     page (who replied, with group and country); its page shows what the MEP wrote, the quote
@@ -125,7 +128,9 @@ def test_staff_read_triage_and_annotate_a_reply_beside_its_letter(
     assert letter_text is not None and "Please ask for their release." in letter_text.group(1)
     assert 'id="triage-state">read<' in page  # opening it marked it read
 
-    after = post(viewer, f"/replies/{message_id}", f"/replies/{message_id}/triage", state="follow_up")
+    after = post(
+        viewer, f"/replies/{message_id}", f"/replies/{message_id}/triage", state="follow_up"
+    )
     assert 'id="triage-state">needs follow-up<' in after
     post(viewer, f"/replies/{message_id}", f"/replies/{message_id}/notes", body="Call her office.")
     token = csrf_token_from(viewer.get(f"/replies/{message_id}").get_data(as_text=True))
@@ -152,7 +157,10 @@ def test_staff_read_triage_and_annotate_a_reply_beside_its_letter(
 
 
 def test_unmatched_mail_assigned_by_hand_has_the_effects_of_a_match(
-    app: Flask, smtp_server: CaptureServer, worker: object, make_user: Callable[..., tuple[str, str]]
+    app: Flask,
+    smtp_server: CaptureServer,
+    worker: object,
+    make_user: Callable[..., tuple[str, str]],
 ) -> None:
     """A reply from another address, without token or thread headers, and a bounce without
     token are unmatched. A campaigner finds each letter by the recipient's name and assigns
@@ -196,7 +204,12 @@ def test_unmatched_mail_assigned_by_hand_has_the_effects_of_a_match(
     family = names[first.id].split()[-1]
     found = staff.get(f"/replies/{reply_id}?q={family}").get_data(as_text=True)
     assert f'value="{first.id}"' in found
-    post(staff, f"/replies/{reply_id}?q={family}", f"/replies/{reply_id}/assign", delivery_id=first.id)
+    post(
+        staff,
+        f"/replies/{reply_id}?q={family}",
+        f"/replies/{reply_id}/assign",
+        delivery_id=first.id,
+    )
     post(staff, f"/replies/{bounce_id}", f"/replies/{bounce_id}/assign", delivery_id=second.id)
 
     with app.app_context(), get_db().transaction() as session:
@@ -226,4 +239,6 @@ def test_unmatched_mail_assigned_by_hand_has_the_effects_of_a_match(
         assert bounced_contact is not None and bounced_contact.email_status == "bouncing"
     again = staff.get("/replies?filter=unmatched").get_data(as_text=True)
     assert f"/replies/{reply_id}" not in again
-    assert "Who replied (1)" in staff.get(f"/campaigns/{campaign_id}/replies").get_data(as_text=True)
+    assert "Who replied (1)" in staff.get(f"/campaigns/{campaign_id}/replies").get_data(
+        as_text=True
+    )
