@@ -155,8 +155,11 @@ def test_a_supporter_is_asked_whether_their_mep_replied_and_the_answer_is_record
         first_letter = session.scalars(
             select(Delivery.id).where(Delivery.contact_id == meps[0].id)
         ).one()
-    assert (first_letter, "yes") in answers and len(answers) == 2
+    assert (first_letter, "yes") in answers
+    assert len(answers) == 2
 
     staff = login_as(app, make_user, "viewer")
     shown = staff.get(f"/campaigns/{campaign_id}/replies").get_data(as_text=True)
-    assert "Yes: <b>1</b>" in shown and "Ana Example" in shown and meps[0].display_name in shown
+    assert "Yes: <b>1</b>" in shown
+    assert "Ana Example" in shown
+    assert meps[0].display_name in shown

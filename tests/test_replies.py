@@ -118,14 +118,16 @@ def test_staff_read_triage_and_annotate_a_reply_beside_its_letter(
 
     viewer = login_as(app, make_user, "viewer")
     listing = viewer.get("/replies").get_data(as_text=True)
-    assert "RE: Free them" in listing and answered.email in listing
+    assert "RE: Free them" in listing
+    assert answered.email in listing
     page = viewer.get(f"/replies/{message_id}").get_data(as_text=True)
     reply_text = re.search(r'<pre class="letter" id="reply-text">(.*?)</pre>', page, re.S)
     assert reply_text is not None
     assert "question écrite" in reply_text.group(1)
     assert "Please ask for their release" not in reply_text.group(1)  # the quote is folded
     letter_text = re.search(r'<pre class="letter" id="letter-text">(.*?)</pre>', page, re.S)
-    assert letter_text is not None and "Please ask for their release." in letter_text.group(1)
+    assert letter_text is not None
+    assert "Please ask for their release." in letter_text.group(1)
     assert 'id="triage-state">read<' in page  # opening it marked it read
 
     after = post(
@@ -152,7 +154,8 @@ def test_staff_read_triage_and_annotate_a_reply_beside_its_letter(
     who = viewer.get(f"/campaigns/{campaign_id}/replies").get_data(as_text=True)
     section = who.split('id="who-replied"')[1].split("</table>")[0]
     assert "Who replied (1)" in who
-    assert contact.display_name in section and f"<td>{group}</td>" in section
+    assert contact.display_name in section
+    assert f"<td>{group}</td>" in section
     assert f"<td>{country}</td>" in section
 
 
@@ -200,7 +203,8 @@ def test_unmatched_mail_assigned_by_hand_has_the_effects_of_a_match(
 
     staff = login_as(app, make_user, "campaigner")
     unmatched = staff.get("/replies?filter=unmatched").get_data(as_text=True)
-    assert f"/replies/{reply_id}" in unmatched and f"/replies/{bounce_id}" in unmatched
+    assert f"/replies/{reply_id}" in unmatched
+    assert f"/replies/{bounce_id}" in unmatched
     family = names[first.id].split()[-1]
     found = staff.get(f"/replies/{reply_id}?q={family}").get_data(as_text=True)
     assert f'value="{first.id}"' in found
@@ -226,7 +230,8 @@ def test_unmatched_mail_assigned_by_hand_has_the_effects_of_a_match(
         ]
         reply = session.get(InboundMessage, reply_id)
         bounce = session.get(InboundMessage, bounce_id)
-        assert reply is not None and bounce is not None
+        assert reply is not None
+        assert bounce is not None
         assert (reply.state, reply.delivery_id, reply.matched_by, reply.assigned_by) == (
             "processed", first.id, "staff", "campaigner@example.org",
         )  # fmt: skip
@@ -234,9 +239,11 @@ def test_unmatched_mail_assigned_by_hand_has_the_effects_of_a_match(
             "processed", second.id, "staff",
         )  # fmt: skip
         notes = list(session.scalars(select(ReplyNote.body).order_by(ReplyNote.id)))
-        assert notes[0].startswith("assigned as a reply") and "bounce" in notes[1]
+        assert notes[0].startswith("assigned as a reply")
+        assert "bounce" in notes[1]
         bounced_contact = session.get(Contact, second.contact_id)
-        assert bounced_contact is not None and bounced_contact.email_status == "bouncing"
+        assert bounced_contact is not None
+        assert bounced_contact.email_status == "bouncing"
     again = staff.get("/replies?filter=unmatched").get_data(as_text=True)
     assert f"/replies/{reply_id}" not in again
     assert "Who replied (1)" in staff.get(f"/campaigns/{campaign_id}/replies").get_data(
