@@ -12,7 +12,7 @@ for each, oldest first:
    the commit, and a message stored before (a redelivery, or a poller that died between 3 and 4
    and whose claim expired) is a no-op there;
 4. flag it, or move it to IMAP_MOVE_TO (MOVE where the server has it, else COPY, flag \\Deleted
-   and UID EXPUNGE). Only after the commit: a crash in between leaves the message in the
+   UID EXPUNGE). Only after the commit: a crash in between leaves the message in the
    folder, fetched again by a later poll and found already stored.
 
 Nothing is lost: a message is marked only once its row is committed. Nothing is processed
@@ -118,7 +118,7 @@ def connect(config: ImapConfig) -> IMAPClient:
     return client
 
 
-def _claim_key(config: ImapConfig, uidvalidity: int, uid: int) -> str:
+def claim_key(config: ImapConfig, uidvalidity: int, uid: int) -> str:
     return f"outreach:imap:{config.account}:{config.folder}:{uidvalidity}:{uid}"
 
 
@@ -154,7 +154,7 @@ def poll(
         can_move = imap.has_capability("MOVE")
         for uid in uids:
             if not redis_client.set(
-                _claim_key(config, uidvalidity, uid), "1", nx=True, ex=CLAIM_SECONDS
+                claim_key(config, uidvalidity, uid), "1", nx=True, ex=CLAIM_SECONDS
             ):
                 report.skipped += 1
                 continue
@@ -171,8 +171,6 @@ def poll(
             report.marked += 1
             if progress is not None:
                 progress(report)
-        if config.after == "move" and report.marked and not can_move:
-            imap.expunge()
     finally:
         if own:
             try:
@@ -191,3 +189,4 @@ def _mark(imap: IMAPClient, config: ImapConfig, uid: int, can_move: bool) -> Non
     else:
         imap.copy([uid], config.move_to)
         imap.add_flags([uid], [b"\\Deleted"], silent=True)
+        imap.expunge([uid])  # UID EXPUNGE (UIDPLUS): only this message, not others marked deleted
