@@ -34,7 +34,8 @@ def test_a_follow_up_goes_in_the_thread_to_those_who_have_not_replied(
     schedules it: the sweep launches nothing before its day, then on its day the worker sends
     exactly two letters, to the two who did not reply, each with In-Reply-To and References
     naming the Message-ID of that official's own letter and the subject "Re: Free them"; the
-    follow-up's deliveries are tracked like any letters (sent, with their own Message-IDs)."""
+    follow-up's deliveries are tracked like any letters (sent, with their own Message-IDs), and
+    a reply to one makes both it and the letter it followed up replied."""
     campaign_id, deliveries = sent_campaign(app, smtp_server)
     letters = {m.envelope_to[0]: m for m in read_mailbox(smtp_server.handler.maildir)}
     answered = deliveries[0]
@@ -90,6 +91,23 @@ def test_a_follow_up_goes_in_the_thread_to_those_who_have_not_replied(
                 )
 
         wait_for(tracked)
+        with get_db().transaction() as s:
+            answered_followup = s.scalars(
+                select(Delivery).where(Delivery.campaign_id == followup_id).order_by(Delivery.id)
+            ).first()
+            assert answered_followup is not None
+            email, thread = answered_followup.email, answered_followup.message_id
+    late = next(m for m in followups if m.envelope_to[0] == email)
+    deliver(
+        smtp_server, str(late.message["Reply-To"]),
+        f"From: <{email}>\nTo: <x@example.org>\nMessage-ID: <late-1@ep.example>\n"
+        f"In-Reply-To: {thread}\nSubject: Re: Free them\n\nSorry for the delay: yes.\n",
+    )  # fmt: skip
+    wait_processed(app, 2)
+    with app.app_context(), get_db().transaction() as session:
+        states = {(d.campaign_id, d.email): d.state for d in session.scalars(select(Delivery))}
+    assert states[(followup_id, email)] == "replied"
+    assert states[(campaign_id, email)] == "replied"  # the drive's letter is answered too
 
 
 def test_a_supporter_is_asked_whether_their_mep_replied_and_the_answer_is_recorded(
