@@ -25,6 +25,7 @@ run: $(STAMP) ## Start web, worker, embedded Redis and the SMTP capture server (
 
 test: $(STAMP) ## Run the whole test suite (SQLite + embedded Redis unless OUTREACH_TEST_* are set)
 	@test -x /usr/bin/chromium || sh .ci/install-chromium
+	@test -x /usr/sbin/dovecot || sh .ci/install-dovecot
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff and mypy

@@ -192,6 +192,52 @@ class Settings:
         default=300,
         metadata=_meta("Seconds a signed webhook request stays valid (replay protection)."),
     )
+    imap_host: str = field(
+        default="",
+        metadata=_meta(
+            "IMAP server of a mailbox that bounces and replies reach (polled by the workers and "
+            "`flask inbound imap`). Empty: no IMAP polling."
+        ),
+    )
+    imap_port: int = field(default=993, metadata=_meta("Port of the IMAP server."))
+    imap_security: str = field(
+        default="ssl",
+        metadata=_meta("`ssl` (IMAPS), `starttls` or `none` (loopback and tests only)."),
+    )
+    imap_user: str = field(default="", metadata=_meta("IMAP login."))
+    imap_password: str = field(default="", metadata=_meta("IMAP password."))
+    imap_folder: str = field(default="INBOX", metadata=_meta("Folder polled for new mail."))
+    imap_after: str = field(
+        default="flag",
+        metadata=_meta(
+            "What is done to a message once stored: `flag` (the keyword $OutreachStored, the "
+            "message stays where it is) or `move` (to IMAP_MOVE_TO)."
+        ),
+    )
+    imap_move_to: str = field(
+        default="Outreach-Stored",
+        metadata=_meta(
+            "Folder stored messages are moved to with IMAP_AFTER=move (created if missing)."
+        ),
+    )
+    imap_interval: int = field(
+        default=60,
+        metadata=_meta("Seconds between two polls by the workers; 0: the workers do not poll."),
+    )
+    imap_batch: int = field(
+        default=200, metadata=_meta("Messages fetched at most by one poll (the rest the next one).")
+    )
+    followup_min_days: int = field(
+        default=3,
+        metadata=_meta("Fewest days after a letter was sent before a follow-up may go to it."),
+    )
+    mep_reply_question_days: int = field(
+        default=14,
+        metadata=_meta(
+            "Days after a supporter's own letter left before they are asked whether their MEP "
+            "replied; 0: never asked."
+        ),
+    )
     signature_retention_days: int = field(
         default=30,
         metadata=_meta(
@@ -340,6 +386,10 @@ class Settings:
             raise ValueError(f"OUTREACH_ENV must be development or production, not {self.env!r}")
         if self.sign_burst.strip():
             burst_limit(self.sign_burst)  # raises ValueError naming the setting
+        if self.imap_security not in {"ssl", "starttls", "none"}:
+            raise ValueError("OUTREACH_IMAP_SECURITY must be ssl, starttls or none")
+        if self.imap_after not in {"flag", "move"}:
+            raise ValueError("OUTREACH_IMAP_AFTER must be flag or move")
         if self.send_batch_size < 1:
             raise ValueError("OUTREACH_SEND_BATCH_SIZE must be at least 1")
         from outreach.mail.message import HeaderError, parse_address

@@ -30,6 +30,7 @@ PUBLIC_ENDPOINTS = {
     "public.count",
     "inbound.webhook",
     "public.withdraw_signature",
+    "mep_reply.answer",
     "unsubscribe.unsubscribe",
     # The API's OpenAPI document and its reference page (Swagger UI, its start-up script and
     # assets) hold no data. The API's resources (endpoints "api_<resource>.*") authenticate by

@@ -8,6 +8,8 @@ never retries it: the next message is processed as usual, and staff retry a fail
 
 from __future__ import annotations
 
+from typing import Any
+
 import dramatiq
 from flask import Flask
 
@@ -18,7 +20,7 @@ from outreach.settings import Settings
 from outreach.tracking.process import handle_inbound
 
 
-def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, dramatiq.Actor[..., None]]:
+def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, Any]:
     settings: Settings = app.config["OUTREACH"]
     db: Database = app.extensions["outreach.db"]
     # The token keys, read once: a misconfiguration stops the worker at start.
@@ -34,4 +36,7 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, dramatiq.Actor[...
         max_retries=0,  # failures are recorded on the row; the reconciler re-enqueues lost jobs
         time_limit=2 * 60 * 1000,
     )(process_inbound_actor)
-    return {PROCESS_INBOUND.actor_name: actor}
+    # The IMAP poll (workers/imap.py) rides with the inbound actors: declared wherever they are.
+    from workers import imap
+
+    return {PROCESS_INBOUND.actor_name: actor, **imap.declare(broker, app)}

@@ -23,6 +23,8 @@ from outreach.api.webhooks import sweep as sweep_webhooks
 from outreach.campaigns.reconcile import reconcile
 from outreach.campaigns.schedule import launch_due
 from outreach.db import Database
+from outreach.followups.followup import launch_due_followups
+from outreach.followups.mep_question import sweep_questions
 from outreach.jobs import PROCESS_INBOUND, RECONCILE, broker_dispatcher, defer
 from outreach.settings import Settings
 from outreach.supporters.rights import purge_unconfirmed
@@ -65,6 +67,19 @@ class ReconcileTimer(dramatiq.Middleware):
                     log.warning("reconcile timer: Redis unavailable; will try again")
         finally:
             client.close()
+
+
+def sweep_followups(db: Database, settings: Settings) -> None:
+    """Scheduled follow-up letters whose day has come, and "did your MEP reply?" questions to
+    supporters whose letters left OUTREACH_MEP_REPLY_QUESTION_DAYS ago (outreach.followups)."""
+    with db.transaction() as session:
+        launched = launch_due_followups(session, batch_size=settings.send_batch_size)
+    if launched.launched:
+        log.info("follow-ups launched: %s", launched.launched)
+    with db.transaction() as session:
+        asked = sweep_questions(session, days=settings.mep_reply_question_days)
+    if asked:
+        log.info("MEP reply questions: %d supporter(s) to ask", len(asked))
 
 
 def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, Any]:
@@ -115,6 +130,8 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, Any]:
                 purged,
                 settings.signature_retention_days,
             )
+
+        sweep_followups(db, settings)
 
     actor = dramatiq.actor(
         broker=broker,

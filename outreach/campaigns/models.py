@@ -93,6 +93,14 @@ class Campaign(TimestampMixin, Base):
     supporter_daily_cap: Mapped[int | None]
     supporter_message: Mapped[str | None] = mapped_column(Text)
     supporter_message_max: Mapped[int] = mapped_column(default=1500)
+    # A follow-up (outreach.followups): a campaign of its own whose letters go, in the same
+    # thread, to the recipients of `parent_id` who have not replied `followup_days` days after
+    # their letter was sent. Scheduled (`followup_scheduled_at`) by staff; sent by the sweep.
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    followup_days: Mapped[int | None]
+    followup_scheduled_at: Mapped[datetime | None]
 
     deliveries: Mapped[list[Delivery]] = relationship(
         back_populates="campaign", lazy="raise_on_sql"
@@ -183,6 +191,9 @@ class Delivery(Base):
         ForeignKey("signatures.id", ondelete="SET NULL")
     )
     send_on: Mapped[date | None]
+    # A follow-up letter's thread: the Message-ID of the letter it follows (In-Reply-To and
+    # References of the message).
+    in_reply_to: Mapped[str | None] = mapped_column(String(255))
 
     campaign: Mapped[Campaign] = relationship(back_populates="deliveries")
     contact: Mapped[Contact] = relationship()

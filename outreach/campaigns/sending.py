@@ -425,6 +425,7 @@ def _build_single(delivery: Delivery, parts: _CampaignParts, reply_to: str | Non
         language=copy.language,
         message_id=delivery.message_id,
         reply_to=reply_to,
+        in_reply_to=delivery.in_reply_to,  # a follow-up: in its letter's thread
     )
 
 

@@ -193,8 +193,10 @@ class LetterWriter:
         more_to: Sequence[tuple[str, str]] = (),
         cc: Sequence[tuple[str, str]] = (),
         reply_to: str | None = None,
+        in_reply_to: str | None = None,
     ) -> WireLetter:
-        """The letter `build_letter` makes from the same arguments, as its wire bytes."""
+        """The letter `build_letter` makes from the same arguments, as its wire bytes; with
+        `in_reply_to` (a follow-up), In-Reply-To and References name that message."""
         to = [named_address(to_name, to_addr, "To")]
         to += [named_address(n, a, "To") for n, a in more_to]
         head = [self._from, _header("To", _address_list(to))]
@@ -208,6 +210,11 @@ class LetterWriter:
         if not message_id.isascii() or " " in message_id or len(message_id) > 900:
             raise HeaderError(f"Message-ID: {message_id!r} is not a message id")
         head.append(f"Message-ID: {message_id}\r\n")
+        if in_reply_to:
+            parent = header_safe(in_reply_to, "In-Reply-To")
+            if not parent.isascii() or " " in parent or len(parent) > 900:
+                raise HeaderError(f"In-Reply-To: {parent!r} is not a message id")
+            head.append(f"In-Reply-To: {parent}\r\nReferences: {parent}\r\n")
         head.append(self._multipart if html is not None else self._single)
         if language:
             head.append(self._language(language))

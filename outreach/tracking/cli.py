@@ -72,3 +72,45 @@ def inbound_reprocess(message_id: int) -> None:
             raise click.ClickException(f"inbound message {message_id} is not failed or unmatched")
         defer(session, PROCESS_INBOUND, message_id)
     click.echo(f"inbound message {message_id} queued again")
+
+
+@inbound_group.command("imap")
+@click.option(
+    "--once", is_flag=True, help="Poll once and exit (else every OUTREACH_IMAP_INTERVAL s)."
+)
+def inbound_imap(once: bool) -> None:
+    """Fetch new mail from the IMAP mailbox (OUTREACH_IMAP_*) into the inbound pipeline."""
+    import redis
+
+    from outreach.tracking.imap import ImapConfig, ImapError, poll
+
+    settings = current_app.config["OUTREACH"]
+    try:
+        config = ImapConfig.from_settings(settings)
+    except ImapError as exc:
+        raise click.ClickException(str(exc)) from exc
+    client = redis.Redis.from_url(settings.effective_redis_url)
+    try:
+        while True:
+            try:
+                report = poll(
+                    get_db(),
+                    config,
+                    client,
+                    progress=lambda r: (
+                        click.echo(f"  {r.fetched} fetched ...") if r.fetched % 100 == 0 else None
+                    ),
+                )
+            except ImapError as exc:
+                if once:
+                    raise click.ClickException(str(exc)) from exc
+                click.echo(f"error: {exc}", err=True)
+            else:
+                click.echo(f"IMAP {config.account}/{config.folder}: {report}")
+            if once:
+                return
+            time.sleep(max(1, settings.imap_interval))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        client.close()

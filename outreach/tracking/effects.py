@@ -9,7 +9,8 @@
   again after `soft_bounce_stale_days` without one, and at `soft_bounce_threshold` the address is
   marked `bouncing`. One full mailbox does not lose an MEP; a week of them does.
 - A reply makes the delivery `replied` (from sent, bounced or uncertain), and the contact's score
-  starts again: someone reads that address.
+  starts again: someone reads that address. A reply to a follow-up letter also makes the letter
+  it followed up `replied`.
 Every state change is a compare-and-set on the states it may come from, with its event, so a
 message processed twice (it cannot be, but a retried job could try) changes nothing the second time.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 import outreach.api.webhooks  # outgoing webhooks of this module's events
@@ -105,6 +106,20 @@ def apply_reply(session: Session, delivery: Delivery, *, actor: str, now: dateti
     contact = session.get(Contact, delivery.contact_id)
     if contact is not None and _is_primary(contact, delivery.email):
         contact.bounce_score = 0.0
+    if delivery.in_reply_to:
+        # A reply to a follow-up (outreach.followups) answers the drive's letter too: the letter
+        # of the same official in the thread the follow-up continued.
+        parent = session.scalar(
+            select(Delivery)
+            .where(
+                Delivery.message_id == delivery.in_reply_to,
+                Delivery.contact_id == delivery.contact_id,
+                Delivery.id != delivery.id,
+            )
+            .limit(1)
+        )
+        if parent is not None:
+            move(session, parent, S.REPLIED, actor=actor, detail="reply to its follow-up", now=now)
 
 
 def mark_bouncing(session: Session, contact: Contact, email: str) -> None:

@@ -86,3 +86,56 @@ class InboundMessage(Base):
 
     reply_text: Mapped[str | None] = mapped_column(Text)  # what the person wrote
     quoted_text: Mapped[str | None] = mapped_column(Text)  # the quoted letter below it, folded
+
+    # Staff's triage in the replies inbox (outreach.followups.inbox): who last changed it, when.
+    triage: Mapped[str] = mapped_column(String(16), default="new", server_default="new")
+    triaged_by: Mapped[str | None] = mapped_column(String(320))
+    triaged_at: Mapped[datetime | None]
+    # An unmatched message staff assigned to a delivery by hand (matched_by "staff"): who, when.
+    assigned_by: Mapped[str | None] = mapped_column(String(320))
+    assigned_at: Mapped[datetime | None]
+
+
+class Triage(enum.StrEnum):
+    NEW = "new"
+    READ = "read"
+    FOLLOW_UP = "follow_up"  # needs follow-up
+    DONE = "done"
+
+
+class ReplyNote(Base):
+    """A note staff wrote on an inbound message: who (their address, kept if the account goes),
+    when, what. Append-only."""
+
+    __tablename__ = "reply_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbound_message_id: Mapped[int] = mapped_column(
+        ForeignKey("inbound_messages.id", ondelete="CASCADE"), index=True
+    )
+    author: Mapped[str] = mapped_column(String(320))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    body: Mapped[str] = mapped_column(Text)
+
+
+class MepReplyAnswer(enum.StrEnum):
+    YES = "yes"
+    NO = "no"
+    UNSURE = "unsure"
+
+
+class MepReplyQuestion(Base):
+    """ "Did your MEP reply?" about one supporter's letter (a delivery of role `supporter`): when
+    the supporter was asked (one mail per supporter covers all their letters), and their answer."""
+
+    __tablename__ = "mep_reply_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), unique=True
+    )
+    signature_id: Mapped[int | None] = mapped_column(index=True)  # the mail's unit; no FK (erasure)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    asked_at: Mapped[datetime | None]  # when SMTP accepted the question
+    answer: Mapped[str | None] = mapped_column(String(8))
+    answered_at: Mapped[datetime | None]

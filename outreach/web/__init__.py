@@ -29,6 +29,8 @@ def register_blueprints(app: Flask) -> None:
 
     # Adds the withdrawal route to the public blueprint: imported before it is registered.
     from outreach.web.public_rights import unsubscribe_bp
+    from outreach.web.replies import answer_bp as mep_reply_bp
+    from outreach.web.replies import bp as replies_bp
     from outreach.web.signatures import bp as signatures_bp
     from outreach.web.tokens import bp as tokens_bp
     from outreach.web.users import bp as users_bp
@@ -52,11 +54,14 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(approval_bp)
     init_console_guard(app)
     init_audit(app)
+    app.register_blueprint(replies_bp)
     app.register_blueprint(health_bp)
     # Public: the campaign pages supporters sign on (no sign-in; see outreach.web.public).
     app.register_blueprint(public_bp)
     app.register_blueprint(inbound_bp)
     app.register_blueprint(unsubscribe_bp)
+    # Public: a supporter's answer to "did your MEP reply?" (a signed link from the mail).
+    app.register_blueprint(mep_reply_bp)
     # The JSON API under /api/v1 (token-authenticated, CSRF-exempt; see outreach.api).
     from outreach.api import init_api
 
