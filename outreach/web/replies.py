@@ -20,6 +20,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from outreach.accounts.models import Role
+from outreach.accounts.roles import Permission
 from outreach.campaigns.letters import LetterCheckError, copy_for
 from outreach.campaigns.models import Campaign, Delivery
 from outreach.extensions import csrf, get_db, get_settings
@@ -33,7 +34,7 @@ from outreach.followups.mep_question import (
 )
 from outreach.letters.render import LetterError
 from outreach.tracking import inbox
-from outreach.web.access import require_login_for, roles_required
+from outreach.web.access import permission_required, require_login_for, roles_required
 from outreach.web.public import _headers as public_headers
 
 bp = Blueprint("replies", __name__)
@@ -128,6 +129,7 @@ def message(message_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/replies/<int:message_id>/triage")
+@permission_required(Permission.TRIAGE)
 def set_triage(message_id: int) -> ResponseReturnValue:
     session = get_db().session
     view = _message(message_id)
@@ -143,6 +145,7 @@ def set_triage(message_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/replies/<int:message_id>/notes")
+@permission_required(Permission.TRIAGE)
 def add_note(message_id: int) -> ResponseReturnValue:
     session = get_db().session
     view = _message(message_id)
