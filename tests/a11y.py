@@ -221,3 +221,50 @@ def check_page(
         problems.append(f"  scrolls sideways at {PHONE_WIDTH} px: {json.dumps(overflow)}")
     problems += watch.take()
     return problems
+
+
+# --- the keyboard --------------------------------------------------------------------------------
+_FOCUSED = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const label = el.getAttribute("aria-label")
+    || (el.labels && el.labels.length ? el.labels[0].innerText : "")
+    || (["INPUT", "SELECT", "TEXTAREA"].includes(el.tagName) ? el.name : el.innerText);
+  const style = getComputedStyle(el);
+  // Date and time inputs take one Tab per part (day, month, ...): Chromium highlights the part.
+  const parts = el.tagName === "INPUT" && /^(date|datetime-local|time|month|week)$/.test(el.type);
+  const ring = parts || (style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0)
+    || (style.boxShadow && style.boxShadow !== "none");
+  return {tag: el.tagName.toLowerCase(), id: el.id, name: (label || "").trim().replace(/\\s+/g, " "),
+          visible: parts || (el.matches(":focus-visible") && ring)};
+}"""
+
+
+@dataclass(frozen=True)
+class Focus:
+    tag: str
+    id: str
+    name: str
+    visible: bool  # the browser shows a focus ring (outline or shadow) on it
+
+
+def focused(page: Page) -> Focus | None:
+    found = page.evaluate(_FOCUSED)
+    return Focus(**found) if found else None
+
+
+def tab_to(page: Page, name: str, limit: int = 80) -> list[Focus]:
+    """Press Tab until the element named `name` has the focus; every stop on the way (the tab
+    order), each checked to show a visible focus ring. Fails if `name` is not reached."""
+    stops: list[Focus] = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        now = focused(page)
+        if now is None:
+            continue
+        assert now.visible, f"no visible focus on {now} (tab order so far: {stops})"
+        if not stops or stops[-1] != now:  # a date input's parts are one stop
+            stops.append(now)
+        if now.name == name:
+            return stops
+    raise AssertionError(f"Tab never reached {name!r}; the tab order: {[s.name for s in stops]}")
