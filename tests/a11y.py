@@ -97,7 +97,10 @@ def page_urls(
             elif all(values.get(a) for a in args):
                 n = max(len(values[a]) for a in args)
                 cycles = {a: itertools.islice(itertools.cycle(values[a]), n) for a in args}
-                samples = [dict(zip(args, combo, strict=True)) for combo in zip(*cycles.values())]
+                samples = [
+                    dict(zip(args, combo, strict=True))
+                    for combo in zip(*cycles.values(), strict=False)
+                ]
             else:
                 lacking = [a for a in args if not values.get(a)]
                 missing.append(
@@ -170,7 +173,9 @@ class PageWatch:
 
     def _response(self, response: Response) -> None:
         if response.status >= 400:
-            self.problems.append(f"  HTTP {response.status}: {response.request.method} {response.url}")
+            self.problems.append(
+                f"  HTTP {response.status}: {response.request.method} {response.url}"
+            )
 
     def take(self) -> list[str]:
         found, self.problems = self.problems, []

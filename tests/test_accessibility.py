@@ -100,11 +100,13 @@ def _seed(app: Flask, smtp: CaptureServer) -> tuple[dict[str, list[Any]], dict[s
 
         def all_sent() -> bool:
             with db.transaction() as s:
-                return s.scalar(
+                unsent = s.scalar(
                     select(func.count()).where(
                         Delivery.campaign_id == ids["drive"], Delivery.state != "sent"
                     )
-                ) == 0 and s.get(Campaign, ids["drive"]).status == "finished"  # type: ignore[union-attr]
+                )
+                campaign = s.get(Campaign, ids["drive"])
+                return unsent == 0 and campaign is not None and campaign.status == "finished"
 
         wait_for(all_sent, timeout=60)
 
@@ -118,7 +120,8 @@ def _seed(app: Flask, smtp: CaptureServer) -> tuple[dict[str, list[Any]], dict[s
             result = sign(session, public_campaign, typed, source=f"seed-{n}", burst=None)
             signatures.append(session.get(Signature, result.signature_id))
         pending, confirmed = signatures
-        assert pending is not None and confirmed is not None
+        assert pending is not None
+        assert confirmed is not None
         confirm(session, confirmed.id)
         confirm_token = ConfirmationTokens(settings.secret_key).make(pending.id, pending.email)
         withdraw_token = WithdrawalTokens(settings.secret_key).make(confirmed.id, confirmed.email)
@@ -224,7 +227,12 @@ def test_every_get_page_has_a_sample(site: Site) -> None:
     pages, missing = _pages(site)
     assert not missing, "\n".join(missing)
     endpoints = {p.endpoint for p in pages}
-    assert {"admin.dashboard", "admin.campaign_detail", "public.campaign", "auth.login"} <= endpoints
+    assert {
+        "admin.dashboard",
+        "admin.campaign_detail",
+        "public.campaign",
+        "auth.login",
+    } <= endpoints
     assert len(pages) >= 25
 
 
@@ -242,9 +250,7 @@ def test_public_pages_pass_axe_and_load_cleanly(browser: Browser, site: Site) ->
     """Without signing in, every public page (sign-in, the campaign page and its embed, the
     confirmation, withdrawal and unsubscription pages) passes the same checks."""
     pages, _ = _pages(site)
-    public = [
-        p for p in pages if p.endpoint in PUBLIC_ENDPOINTS and p.endpoint not in NOT_CHECKED
-    ]
+    public = [p for p in pages if p.endpoint in PUBLIC_ENDPOINTS and p.endpoint not in NOT_CHECKED]
     assert {p.endpoint for p in public} >= {
         "auth.login", "public.campaign", "public.embed", "public.confirm_signature",
         "public.withdraw_signature", "unsubscribe.unsubscribe",

@@ -44,7 +44,8 @@ def test_sign_in_and_a_campaign_with_the_keyboard_only(
 
     page.goto("/login")
     start = focused(page)
-    assert start is not None and start.name == "E-mail", start
+    assert start is not None
+    assert start.name == "E-mail", start
     page.keyboard.type(email)
     tab_to(page, "Password", limit=1)
     page.keyboard.type(password)
