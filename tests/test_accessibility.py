@@ -147,8 +147,6 @@ def _seed(app: Flask, smtp: CaptureServer) -> tuple[dict[str, list[Any]], dict[s
         "admin.variant_edit": [{"campaign_id": ids["draft"], "language": "fr"}],
         "admin.variant_new": [{"campaign_id": ids["draft"]}],
         "admin.campaign_edit": [{"campaign_id": ids["draft"]}],
-        # The preview picker's GET target redirects to the chosen official's copy.
-        "admin.campaign_preview_pick": [{"campaign_id": ids["draft"], "contact_id": maltese[0]}],
         "public.confirm_signature": [{"slug": "free-them", "token": confirm_token}],
         "public.withdraw_signature": [{"slug": "free-them", "token": withdraw_token}],
         "unsubscribe.unsubscribe": [{"token": unsubscribe}],
