@@ -1,4 +1,4 @@
-"""admin pages: an official's letters found by index (the contact page with 100,000 deliveries)
+"""admin pages: an official's letters and a campaign's letters in order, found by index
 
 Revision ID: 0015
 Revises: 0010
@@ -18,8 +18,10 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.create_index('ix_deliveries_contact_id', ['contact_id'], unique=False)
+        batch_op.create_index('ix_deliveries_campaign_id_id', ['campaign_id', 'id'], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_deliveries_campaign_id_id')
         batch_op.drop_index('ix_deliveries_contact_id')
