@@ -1,8 +1,8 @@
 """Accessibility and page-health helpers for the browser tests.
 
 - `axe_violations`: runs the vendored axe-core (tests/vendor/axe-core/, from the npm registry) in
-  the page, limited to the WCAG 2.0/2.1/2.2 level A and AA rules, and returns what it found (every
-  impact counts).
+  the page, limited to the WCAG 2.0/2.1/2.2 level A and AA rules (and a few best-practice rules:
+  landmarks, headings, the skip link), and returns what it found (every impact counts).
 - `PageWatch`: records console errors, uncaught exceptions, failed requests and answers >= 400 of
   everything a page loads.
 - `horizontal_overflow`: what sticks out sideways at the current viewport (390 px: a phone).
@@ -22,6 +22,7 @@ from typing import Any
 
 from flask import Flask
 from playwright.sync_api import ConsoleMessage, Page, Request, Response
+from playwright.sync_api import Error as PlaywrightError
 
 AXE_DIR = Path(__file__).parent / "vendor" / "axe-core"
 AXE_SOURCE = AXE_DIR / "axe.min.js"
@@ -39,7 +40,7 @@ PHONE_WIDTH = 390
 
 # GET endpoints that are not pages a person reads: files, JSON, fragments fetched by scripts.
 # Every other GET endpoint is visited; a new one is covered, or fails the test until it has a
-# sample (SAMPLE_VALUES / ENDPOINT_SAMPLES below) or is listed here with the reason.
+# sample (the seeded values of tests/test_accessibility.py) or is listed here with the reason.
 NOT_PAGES: dict[str, str] = {
     "static": "stylesheets and scripts",
     "health.healthz": "JSON for load balancers",
@@ -216,10 +217,17 @@ def check_page(
     requests, axe's WCAG 2 A/AA violations, and sideways scrolling at 390 px."""
     problems: list[str] = []
     page.set_viewport_size(desktop)
-    response = page.goto(url)
-    page.wait_for_load_state("load")
+    try:
+        response = page.goto(url)
+    except PlaywrightError as exc:
+        return [f"  did not load ({exc.message.splitlines()[0]}); if {endpoint} is not a page, "
+                "name it in NOT_PAGES of tests/a11y.py"]  # fmt: skip
     if response is None or response.status != 200:
         problems.append(f"  answered {response.status if response else 'nothing'}")
+    kind = (response.headers.get("content-type", "") if response else "").split(";")[0]
+    if kind != "text/html":
+        return [f"  answered {kind or 'no content type'}, not a page: name {endpoint} in NOT_PAGES "
+                "of tests/a11y.py with why"]  # fmt: skip
     problems += describe_violations(axe_violations(page, RULES_OFF.get(endpoint, {})))
     page.set_viewport_size({"width": PHONE_WIDTH, "height": 800})
     overflow = horizontal_overflow(page)
