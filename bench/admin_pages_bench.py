@@ -10,7 +10,7 @@ of the Parliament), a campaign with a public page and 10,000 signatures, a saved
 runs as in production: `gunicorn --workers 2` (sync workers, 2 cores) on a free loopback port,
 and one client signs in through the real form and requests every GET page of the URL map (the
 list the accessibility test walks, tests/a11y.py, with URL parameters filled from the seeded
-rows) N times in turn after one warm-up request each, over one keep-alive connection. Each page
+rows) N times in turn after one warm-up request each, over one keep-alive connection (the standard library's http.client). Each page
 must answer 200. The report gives p50 and p95 per page and the ratio p95 / 300 ms.
 
 The check page (/campaigns/<id>/check) renders every copy of the draft on purpose (the launch
@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import http.client
 import os
 import re
 import statistics
@@ -36,11 +37,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
-import requests
 from sqlalchemy import Table, func, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -249,32 +250,54 @@ def gunicorn(env: dict[str, str], folder: Path) -> Iterator[int]:
         log.close()
 
 
-def sign_in(base: str) -> requests.Session:
-    http = requests.Session()
-    page = http.get(f"{base}/login", timeout=30)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)
+class Client:
+    """One keep-alive HTTP connection to 127.0.0.1 that keeps the session cookie (stdlib only)."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.cookie = ""
+
+    def request(
+        self, method: str, path: str, form: dict[str, str] | None = None
+    ) -> tuple[int, str]:
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        body = None
+        if form is not None:
+            body = urllib.parse.urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.conn.request(method, path, body=body, headers=headers)
+        resp = self.conn.getresponse()
+        text = resp.read().decode("utf-8", "replace")
+        for value in resp.headers.get_all("Set-Cookie") or []:
+            pair = value.split(";", 1)[0]
+            if pair.startswith("session="):
+                self.cookie = pair
+        return resp.status, text
+
+
+def sign_in(port: int) -> Client:
+    client = Client(port)
+    _, page = client.request("GET", "/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
     assert token, "the sign-in page has no CSRF token"
-    resp = http.post(
-        f"{base}/login",
-        data={"email": ADMIN[0], "password": ADMIN[1], "csrf_token": token.group(1)},
-        allow_redirects=False,
-        timeout=30,
+    status, _ = client.request(
+        "POST", "/login", {"email": ADMIN[0], "password": ADMIN[1], "csrf_token": token.group(1)}
     )
-    assert resp.status_code == 302, f"sign-in answered {resp.status_code}"
-    return http
+    assert status == 302, f"sign-in answered {status}"
+    return client
 
 
-def measure(base: str, pages: list[tuple[str, str]], n: int) -> dict[str, list[float]]:
+def measure(port: int, pages: list[tuple[str, str]], n: int) -> dict[str, list[float]]:
     """Every page once to warm up, then `n` rounds over all pages; milliseconds per request."""
-    http = sign_in(base)
+    client = sign_in(port)
     times: dict[str, list[float]] = {url: [] for _, url in pages}
     for round_ in range(n + 1):
         for endpoint, url in pages:
             start = time.perf_counter()
-            resp = http.get(base + url, allow_redirects=True, timeout=60)
+            status, _ = client.request("GET", url)
             elapsed = (time.perf_counter() - start) * 1000
-            if resp.status_code != 200:
-                raise SystemExit(f"{endpoint} {url} answered {resp.status_code}")
+            if status != 200:
+                raise SystemExit(f"{endpoint} {url} answered {status}")
             if round_:
                 times[url].append(elapsed)
     return times
@@ -319,7 +342,7 @@ def bench_backend(label: str, database_url: str, args: argparse.Namespace, folde
             get_db().dispose()
         print(f"{label}: seeded in {time.perf_counter() - start:.0f} s; {len(pages)} pages")
         with gunicorn(env, folder) as port:
-            times = measure(f"http://127.0.0.1:{port}", pages, args.requests)
+            times = measure(port, pages, args.requests)
     slow = 0
     print(f"\n{label}: {args.requests} requests per page, milliseconds")
     print(f"{'page':<58} {'p50':>8} {'p95':>8}")
