@@ -43,6 +43,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "progress": ("progress_bench.py", [], ["--deliveries", "20000"]),
     "send": ("send_bench.py", [], ["--small"]),
     "sign": ("sign_bench.py", [], ["--requests", "300"]),
+    "admin-pages": ("admin_pages_bench.py", [], ["--deliveries", "20000", "--requests", "5"]),
 }
 
 # A report line: "<name> <figure> <unit> <limit label>: <limit> <unit> ratio <ratio>".

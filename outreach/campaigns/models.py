@@ -155,6 +155,11 @@ class Delivery(Base):
         Index("ix_deliveries_campaign_state", "campaign_id", "state"),
         # Progress: how many a campaign sent in the last minutes (its rate and estimated finish).
         Index("ix_deliveries_campaign_sent_at", "campaign_id", "sent_at"),
+        # An official's page lists the letters written to them, and a campaign's page its letters
+        # in order, a page at a time (without it PostgreSQL walked the primary key past every
+        # other campaign's letters). Admin pages bench, issue 8.
+        Index("ix_deliveries_contact_id", "contact_id"),
+        Index("ix_deliveries_campaign_id_id", "campaign_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -163,18 +163,26 @@ def runs() -> ResponseReturnValue:
     return render_template("directory/import_runs.html", runs=runs)
 
 
+CHANGES_PAGE = 200  # a bundled load changes thousands of fields: a page of them at a time
+
+
 @bp.get("/imports/<int:run_id>")
 def run_detail(run_id: int) -> ResponseReturnValue:
     session = get_db().session
     run = session.get(ImportRun, run_id) or abort(404)
+    page = max(1, request.args.get("page", 1, type=int) or 1)
     changes = session.execute(
         select(ContactChange, Contact.display_name)
         .join(Contact, ContactChange.contact_id == Contact.id)
         .where(ContactChange.import_run_id == run.id)
         .order_by(ContactChange.contact_id, ContactChange.id)
-        .limit(2000)
+        .limit(CHANGES_PAGE)
+        .offset((page - 1) * CHANGES_PAGE)
     ).all()
     total = session.scalar(
         select(func.count(ContactChange.id)).where(ContactChange.import_run_id == run.id)
     )
-    return render_template("directory/import_run.html", run=run, changes=changes, total=total)
+    return render_template(
+        "directory/import_run.html",
+        run=run, changes=changes, total=total, page=page, page_size=CHANGES_PAGE,
+    )  # fmt: skip
