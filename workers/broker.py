@@ -17,13 +17,14 @@ from outreach.settings import Settings
 def build_worker_broker(app: Flask, *, set_global: bool = True) -> RedisBroker:
     settings: Settings = app.config["OUTREACH"]
     broker = make_broker(settings.effective_redis_url)
-    from workers import inbound, maintenance, sending, supporters, webhooks
+    from workers import imports, inbound, maintenance, sending, supporters, webhooks
 
     sending.declare(broker, app)
     maintenance.declare(broker, app)
     supporters.declare(broker, app)
     inbound.declare(broker, app)
     webhooks.declare(broker, app)
+    imports.declare(broker, app)
     if set_global:
         dramatiq.set_broker(broker)
     return broker
