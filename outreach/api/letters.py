@@ -255,10 +255,11 @@ class TestSend(MethodView):
             return_path=settings.return_path,
             language=language,
         )
+        code = f"{outcome.code} " if outcome.code else ""
         if outcome.kind == "permanent":
-            raise invalid("letter" if outcome.code is None else "to", f"Not sent: {outcome.text}")
+            field = "letter" if outcome.code is None else "to"
+            raise invalid(field, f"Not sent: {code}{outcome.text}")
         if outcome.kind != "sent":
-            code = f"{outcome.code} " if outcome.code else ""
             raise Problem(502, f"The relay did not take the test: {code}{outcome.text}")
         return {
             "outcome": "sent",
