@@ -58,7 +58,8 @@ def test_a_csv_is_planned_reviewed_row_by_row_and_applied(app: Flask, client: Fl
     assert job["state"] == "planned"
     assert job["counts"] == {"created": 2, "updated": 0, "unchanged": 0, "left_office": 0,
                              "rejected": 1}  # fmt: skip
-    assert job["source_kind"] == "csv" and job["detected_mapping"]["email"] == "email"
+    assert job["source_kind"] == "csv"
+    assert job["detected_mapping"]["email"] == "email"
     assert _contacts(app) == {}
     rows = client.get(f"/api/v1/imports/{job['id']}/rows", headers=headers).get_json()["items"]
     assert [(r["kind"], r["line"], r["display_name"]) for r in rows] == [
@@ -79,14 +80,17 @@ def test_a_csv_is_planned_reviewed_row_by_row_and_applied(app: Flask, client: Fl
                           headers=headers)  # fmt: skip
     assert applied.status_code == 200, applied.get_json()
     body = applied.get_json()
-    assert body["state"] == "applied" and body["import_run_id"]
+    assert body["state"] == "applied"
+    assert body["import_run_id"]
     assert _contacts(app) == {
         "Anne Martin": "anne.martin@example.org",
         "Jan Novak": "jan.novak@example.org",
     }
     with app.app_context():
         run = get_db().session.get(ImportRun, body["import_run_id"])
-        assert run is not None and run.counts["created"] == 2 and "api token" in run.actor
+        assert run is not None
+        assert run.counts["created"] == 2
+        assert "api token" in run.actor
     again = client.post(f"/api/v1/imports/{job['id']}/apply", json={"digest": job["digest"]},
                         headers=headers)  # fmt: skip
     assert again.status_code == 409
@@ -106,9 +110,11 @@ def test_apply_refuses_a_plan_the_directory_has_overtaken(app: Flask, client: Fl
                        headers=headers)  # fmt: skip
     assert resp.status_code == 200
     job = resp.get_json()
-    assert job["state"] == "planned" and "changed" in job["note"]
+    assert job["state"] == "planned"
+    assert "changed" in job["note"]
     assert job["digest"] != first["digest"]
-    assert job["counts"]["created"] == 0 and job["counts"]["unchanged"] == 2
+    assert job["counts"]["created"] == 0
+    assert job["counts"]["unchanged"] == 2
     with app.app_context():
         assert get_db().session.scalar(select(func.count(ImportRun.id))) == 1
 
@@ -121,11 +127,13 @@ def test_apply_true_imports_a_clean_file_at_once_and_holds_one_with_errors(
     headers = bearer(token_for(app))
     clean = "\n".join(CSV.splitlines()[:3]) + "\n"
     job = _upload(client, headers, clean.encode(), "ok.csv", "?apply=true").get_json()
-    assert job["state"] == "applied" and job["counts"]["created"] == 2
+    assert job["state"] == "applied"
+    assert job["counts"]["created"] == 2
     assert len(_contacts(app)) == 2
     held = _upload(client, headers, (CSV + "Eva,Berg,eva@example.org,SE,\n").encode(), "x.csv",
                    "?apply=true").get_json()  # fmt: skip
-    assert held["state"] == "planned" and "rejected" in held["note"]
+    assert held["state"] == "planned"
+    assert "rejected" in held["note"]
     assert "Eva Berg" not in _contacts(app)
 
 
@@ -138,10 +146,12 @@ def test_bad_files_are_problem_details(app: Flask, client: FlaskClient) -> None:
     assert empty.headers["Content-Type"] == "application/problem+json"
     assert "empty" in empty.get_json()["detail"]
     unknown = _upload(client, headers, b"a,b\n", "e.csv", "?format=pdf")
-    assert unknown.status_code == 422 and unknown.get_json()["errors"][0]["field"] == "format"
+    assert unknown.status_code == 422
+    assert unknown.get_json()["errors"][0]["field"] == "format"
     for name in ("binary_named.csv", "bomb.xml"):
         job = _upload(client, headers, (DATA / name).read_bytes(), name).get_json()
-        assert job["state"] == "failed" and job["error"], (name, job)
+        assert job["state"] == "failed", (name, job)
+        assert job["error"], (name, job)
     no_file = client.post("/api/v1/imports", data={}, headers=headers,
                           content_type="multipart/form-data")  # fmt: skip
     assert no_file.status_code == 422
@@ -156,7 +166,7 @@ def test_a_spreadsheet_is_planned_again_with_a_corrected_mapping(
     """A CSV whose address column is not recognised: the plan has contacts without address;
     planning it again with {"Kontakt": "email"} gives them their addresses."""
     headers = bearer(token_for(app))
-    data = "Vorname,Nachname,Kontakt\nAnne,Martin,anne@example.org\n".encode()
+    data = b"Vorname,Nachname,Kontakt\nAnne,Martin,anne@example.org\n"
     job = _upload(client, headers, data, "de.csv").get_json()
     rows = client.get(f"/api/v1/imports/{job['id']}/rows", headers=headers).get_json()["items"]
     assert not any(c["field"] == "email" for c in rows[0]["changes"])
@@ -168,9 +178,9 @@ def test_a_spreadsheet_is_planned_again_with_a_corrected_mapping(
     assert client.delete(f"/api/v1/imports/{job['id']}", headers=headers).status_code == 204
     gone = client.get(f"/api/v1/imports/{job['id']}", headers=headers).get_json()
     assert gone["state"] == "discarded"
-    assert client.get(f"/api/v1/imports/{job['id']}/rows", headers=headers).get_json()[
-        "items"
-    ] == []
+    assert (
+        client.get(f"/api/v1/imports/{job['id']}/rows", headers=headers).get_json()["items"] == []
+    )
 
 
 def test_the_eps_xml_export_is_imported_over_the_api(app: Flask, client: FlaskClient) -> None:
@@ -179,11 +189,13 @@ def test_the_eps_xml_export_is_imported_over_the_api(app: Flask, client: FlaskCl
     data = (DATA / "ep_fulllist_term10_first150.xml").read_bytes()
     job = _upload(client, headers, data, "meps.xml", "?apply=true").get_json()
     assert job["state"] == "applied", job
-    assert job["source_kind"] == "ep_xml" and job["counts"]["created"] == 150
+    assert job["source_kind"] == "ep_xml"
+    assert job["counts"]["created"] == 150
     with app.app_context():
-        assert get_db().session.scalar(
-            select(func.count(Contact.id)).where(Contact.kind == "mep")
-        ) == 150
+        assert (
+            get_db().session.scalar(select(func.count(Contact.id)).where(Contact.kind == "mep"))
+            == 150
+        )
 
 
 def _large_csv(rows: int) -> bytes:
@@ -223,4 +235,5 @@ def test_a_large_file_is_planned_and_applied_by_the_worker_with_progress(
     with app.app_context():
         assert get_db().session.scalar(select(func.count(Contact.id))) == 6000
     page = client.get(f"/api/v1/imports/{job_id}/rows?limit=200", headers=headers).get_json()
-    assert len(page["items"]) == 200 and page["next_cursor"]
+    assert len(page["items"]) == 200
+    assert page["next_cursor"]

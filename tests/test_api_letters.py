@@ -24,9 +24,13 @@ def _maltese(app: Flask) -> tuple[int, Contact]:
     campaign_id = draft_campaign(app, {"filter": "country:MT"}, subject="A letter",
                                  body="{{ salutation }}\n\nWe write to you.")  # fmt: skip
     with app.app_context():
-        contact = get_db().session.scalars(
-            select(Contact).where(Contact.country_code == "MT").order_by(Contact.id)
-        ).first()
+        contact = (
+            get_db()
+            .session.scalars(
+                select(Contact).where(Contact.country_code == "MT").order_by(Contact.id)
+            )
+            .first()
+        )
         assert contact is not None
         get_db().session.expunge(contact)
     return campaign_id, contact
@@ -62,7 +66,8 @@ def test_language_versions_are_listed_added_changed_and_removed(
     assert client.post(url, json={"language": "en", "subject": "x", "body": "y"},
                        headers=headers).status_code == 409  # fmt: skip
     changed = client.put(f"{url}/de", json={"subject": "Neu", "body": GERMAN[1]}, headers=headers)
-    assert changed.status_code == 200 and changed.get_json()["subject"] == "Neu"
+    assert changed.status_code == 200
+    assert changed.get_json()["subject"] == "Neu"
     broken = client.put(f"{url}/de", json={"subject": "Neu", "body": "{{ salutation "},
                         headers=headers)  # fmt: skip
     assert broken.status_code == 422
@@ -105,7 +110,8 @@ def test_a_test_send_reaches_the_given_address_only(
         headers=headers,
     )
     assert resp.status_code == 200, resp.get_json()
-    assert resp.get_json()["outcome"] == "sent" and resp.get_json()["code"] == 250
+    assert resp.get_json()["outcome"] == "sent"
+    assert resp.get_json()["code"] == 250
     (received,) = read_mailbox(smtp_server.handler.maildir)
     assert received.envelope_to == ["reviewer@example.net"]
     assert received.subject == f"[TEST] Ein Brief an {contact.display_name}"
@@ -114,11 +120,13 @@ def test_a_test_send_reaches_the_given_address_only(
     assert count_rows(app, Delivery) == 0
 
     mine = client.post(f"/api/v1/campaigns/{campaign_id}/test-send", json={}, headers=headers)
-    assert mine.status_code == 200 and mine.get_json()["to"] == "campaigner-write@example.org"
+    assert mine.status_code == 200
+    assert mine.get_json()["to"] == "campaigner-write@example.org"
     assert mine.get_json()["contact_id"] == contact.id  # the first recipient
     bad = client.post(f"/api/v1/campaigns/{campaign_id}/test-send",
                       json={"to": "not an address"}, headers=headers)  # fmt: skip
-    assert bad.status_code == 422 and bad.get_json()["errors"][0]["field"] == "to"
+    assert bad.status_code == 422
+    assert bad.get_json()["errors"][0]["field"] == "to"
     assert len(read_mailbox(smtp_server.handler.maildir)) == 2
 
 

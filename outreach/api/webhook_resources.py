@@ -203,17 +203,18 @@ class Deliveries(MethodView):
         return page(get_db().session, stmt, WebhookDelivery.id, args, descending=True)
 
 
-@blp.route(PATH + "/deliveries/<int(min=1, max=2147483647):delivery_id>/resend")
+@blp.route(PATH + "/deliveries/<int(min=1, max=2147483647):webhook_delivery_id>/resend")
 class Resend(MethodView):
     @blp.response(202, WebhookDeliveryOut)
-    def post(self, subscription_id: int, delivery_id: int) -> WebhookDelivery:
+    def post(self, subscription_id: int, webhook_delivery_id: int) -> WebhookDelivery:
         """Send a failed delivery again: a new round of attempts by the worker, the same body and
         `Outreach-Webhook-Id`, signed with the secrets valid now."""
         session = get_db().session
-        delivery = get_or_404(WebhookDelivery, delivery_id, "webhook delivery")
+        delivery = get_or_404(WebhookDelivery, webhook_delivery_id, "webhook delivery")
         if delivery.subscription_id != subscription_id:
             raise Problem(
-                404, f"Webhook subscription {subscription_id} has no delivery {delivery_id}."
+                404,
+                f"Webhook subscription {subscription_id} has no delivery {webhook_delivery_id}.",
             )
         try:
             resend(session, delivery)

@@ -275,7 +275,10 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, st
         with opener.open(request, timeout=TIMEOUT) as response:
             return response.status, response.read(MAX_RESPONSE_KEPT).decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(MAX_RESPONSE_KEPT).decode("utf-8", "replace")
+        try:
+            return exc.code, exc.read(MAX_RESPONSE_KEPT).decode("utf-8", "replace")
+        finally:
+            exc.close()  # the error holds the response's connection open
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return None, str(getattr(exc, "reason", exc))[:MAX_RESPONSE_KEPT]
 
