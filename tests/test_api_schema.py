@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import pytest
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
@@ -160,6 +161,8 @@ def _conformance(
     return check  # type: ignore[no-any-return]
 
 
+# About 50 operations, 100 requests each: longer than the suite's default limit on a loaded machine.
+@pytest.mark.timeout(1200)
 def test_every_operation_conforms_to_the_document(app: Flask) -> None:
     # No rate limit here: the test makes thousands of requests with one token.
     app.config["OUTREACH"] = replace(app.config["OUTREACH"], api_rate="")
@@ -170,18 +173,23 @@ def test_every_operation_conforms_to_the_document(app: Flask) -> None:
     tally = Tally()
     operations = 0
     started = time.monotonic()
+    durations: dict[str, float] = {}
     for result in schema.get_all_operations():
         operation = result.ok()
         operations += 1
+        began = time.monotonic()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             try:
                 _conformance(operation, mode, headers, seeded, tally)()
             except (Exception, BaseExceptionGroup) as exc:  # collected: one report for all
                 failures.append(f"{operation.label} ({mode.value}): {exc}")
+        durations[operation.label] = time.monotonic() - began
     elapsed = time.monotonic() - started
+    slowest = sorted(durations.items(), key=lambda item: -item[1])[:5]
     print(
         f"schemathesis: {operations} operations, {tally.requests} requests, "
-        f"{len(tally.succeeded)} operations answered 2xx, {elapsed:.1f} s"
+        f"{len(tally.succeeded)} operations answered 2xx, {elapsed:.1f} s; slowest: "
+        + ", ".join(f"{label} {seconds:.1f} s" for label, seconds in slowest)
     )
     assert not failures, "\n\n".join(failures)
     assert operations >= 45
