@@ -53,6 +53,10 @@ class ImportJobError(ValueError):
     """The upload is refused as a whole (empty, too large, unknown format)."""
 
 
+class FileTooLarge(ImportJobError):
+    pass
+
+
 def create_job(
     session: Session,
     *,
@@ -69,7 +73,7 @@ def create_job(
     if not data:
         raise ImportJobError("the file is empty")
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ImportJobError(f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+        raise FileTooLarge(f"the file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
     if format is not None and format not in SUPPORTED_FORMATS:
         raise ImportJobError(f"unknown format {format!r}; formats: {', '.join(SUPPORTED_FORMATS)}")
     name = (filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:200] or "upload"

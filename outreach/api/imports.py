@@ -225,11 +225,11 @@ class Imports(MethodView):
                 user_id=current_user().id,
                 actor=actor(),
             )
+        except import_jobs.FileTooLarge as exc:
+            session.rollback()
+            raise Problem(413, f"Nothing was imported: {exc}.") from exc
         except import_jobs.ImportJobError as exc:
             session.rollback()
-            status = 413 if "larger" in str(exc) else 422
-            if status == 413:
-                raise Problem(413, f"Nothing was imported: {exc}.") from exc
             raise invalid("file", f"Nothing was imported: {exc}.", "files") from exc
         job, status = _process(job)
         return job, 202 if status == 202 else 201, _headers(job)

@@ -164,8 +164,7 @@ class Languages(MethodView):
 
 
 @blp.route(
-    "/campaigns/<int(min=1, max=2147483647):campaign_id>"
-    "/languages/<string(maxlength=8):language>"
+    "/campaigns/<int(min=1, max=2147483647):campaign_id>/languages/<string(maxlength=8):language>"
 )
 class LanguageItem(MethodView):
     @blp.response(200, LanguageOut)
