@@ -10,7 +10,7 @@ rejected with the reason) and its digest; applying plans again from the file in 
 that writes, and writes only if the digest is still the one reviewed, as the console does. A
 directory that changed in between gives a new plan to review instead (state back to `planned`,
 with a note). With `auto_apply` the job is applied as soon as it is planned, unless rows were
-rejected and `apply_with_errors` was not asked.
+rejected (rejected rows are for a person to read: the job stays `planned` with a note).
 
 Every step moves the state with a compare-and-set (UPDATE ... WHERE state = ...), so two requests
 or a request and a worker never apply a job twice.

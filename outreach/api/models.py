@@ -121,8 +121,7 @@ class ImportJob(Base):
     mapping: Mapped[dict[str, str | None] | None] = mapped_column(JSON)
     size: Mapped[int] = mapped_column(default=0)
     data: Mapped[bytes | None] = mapped_column(LargeBinary)  # dropped once applied or discarded
-    # Apply as soon as it is planned (no review step), if the plan has no rejected row or
-    # `apply_with_errors` says so.
+    # Apply as soon as it is planned (no review step), if the plan has no rejected row.
     auto_apply: Mapped[bool] = mapped_column(default=False)
     progress_done: Mapped[int] = mapped_column(default=0)
     progress_total: Mapped[int | None]
