@@ -40,6 +40,8 @@ SIGNATURE_MAIL = Job("signature_mail", "supporters")
 PROCESS_INBOUND = Job("process_inbound", "inbound")
 # One outgoing webhook delivery (outreach.api.webhooks): args (webhook delivery id,).
 DELIVER_WEBHOOK = Job("deliver_webhook", "webhooks")
+# An import job of the API (outreach.api.import_jobs): plan or apply it; args (import job id,).
+IMPORT_JOB = Job("import_job", "imports")
 
 Dispatcher = Callable[[Job, tuple[Any, ...]], None]
 

@@ -51,6 +51,7 @@ NOT_PAGES: dict[str, str] = {
     "api_reference.asset": "Swagger UI's files",
     "api_reference.init_js": "Swagger UI's start-up script",
     "admin.campaign_preview_pick": "the preview picker's target: redirects to admin.campaign_preview",
+    "audit.audit_csv": "a CSV download of the audit log",
 }
 # The JSON API's resources (token-authenticated JSON, never pages).
 NOT_PAGE_PREFIXES = ("api_audiences.", "api_campaigns.", "api_contacts.", "api_deliveries.",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -33,10 +34,14 @@ from outreach.campaigns.letters import set_variant
 from outreach.campaigns.models import Campaign, Delivery
 from outreach.devmail import CaptureServer, read_mailbox
 from outreach.extensions import get_db
+from outreach.followups.followup import create_followup
+from outreach.followups.mep_question import AnswerTokens
 from outreach.mail.identity import MessageIdentity
 from outreach.supporters.models import Signature
 from outreach.supporters.signing import SignatureInput, confirm, sign
 from outreach.supporters.tokens import ConfirmationTokens, WithdrawalTokens
+from outreach.tracking.intake import store_inbound
+from outreach.tracking.models import MepReplyQuestion
 from tests.a11y import PageUrl, PageWatch, check_page, page_urls
 from tests.browser import TIMEOUT_MS, LiveServer, sign_in
 from tests.conftest import _empty_all_tables, launch_campaign, running_worker, wait_for
@@ -57,6 +62,31 @@ class Site:
     server: LiveServer
     values: dict[str, list[Any]] = field(default_factory=dict)
     samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+REPLY = (
+    b"From: Roberta Example <roberta@europarl.example.eu>\r\nTo: replies@outreach.example.org\r\n"
+    b"Subject: Re: Human rights\r\nMessage-ID: <reply-a11y@europarl.example.eu>\r\n"
+    b"Date: Sun, 29 Nov 2026 10:00:00 +0000\r\n\r\nThank you for your letter.\r\n"
+)
+
+
+def _account_link_tokens(session: Any) -> dict[str, str]:
+    """An invitation and a reset link whose tokens the test knows (the worker makes them when it
+    mails the links; only their hashes are stored, as here)."""
+    from outreach.accounts.models import AccountLink, LinkPurpose, User
+    from outreach.accounts.services import invite_user, new_token, request_reset
+
+    admin = session.scalar(select(User).where(User.email == ADMIN[0]))
+    _user, invitation = invite_user(
+        session, "new.colleague@example.org", "viewer", by=admin, valid=timedelta(days=7)
+    )
+    reset = request_reset(session, ADMIN[0], valid=timedelta(hours=2))
+    tokens = {}
+    for purpose, link in ((LinkPurpose.INVITE, invitation), (LinkPurpose.RESET, reset)):
+        assert isinstance(link, AccountLink)
+        tokens[purpose.value], link.token_hash = new_token()
+    return tokens
 
 
 def _seed(app: Flask, smtp: CaptureServer) -> tuple[dict[str, list[Any]], dict[str, Any]]:
@@ -131,6 +161,16 @@ def _seed(app: Flask, smtp: CaptureServer) -> tuple[dict[str, list[Any]], dict[s
         )
         run = session.scalar(select(ImportRun.id).limit(1))
         audience = session.scalar(select(SavedAudience.id).limit(1))
+        tokens = _account_link_tokens(session)
+        followup = create_followup(
+            session, ids["drive"], subject="", body="{{ salutation }}\n\nA reminder.",
+            days=7, min_days=1,
+        ).id  # fmt: skip
+        reply = store_inbound(session, REPLY, via="smtp")
+        question = MepReplyQuestion(delivery_id=delivery, signature_id=confirmed.id)
+        session.add(question)
+        session.flush()
+        answer = AnswerTokens(settings.secret_key).make(question.id, "yes")
     mail = read_mailbox(smtp.handler.maildir)
     assert mail, "the drive's letters did not reach the capture server"
     values: dict[str, list[Any]] = {
@@ -150,6 +190,11 @@ def _seed(app: Flask, smtp: CaptureServer) -> tuple[dict[str, list[Any]], dict[s
         "public.confirm_signature": [{"slug": "free-them", "token": confirm_token}],
         "public.withdraw_signature": [{"slug": "free-them", "token": withdraw_token}],
         "unsubscribe.unsubscribe": [{"token": unsubscribe}],
+        "auth.accept_invite": [{"token": tokens["invite"]}],
+        "auth.reset_password": [{"token": tokens["reset"]}],
+        "replies.followup": [{"followup_id": followup}],
+        "replies.message": [{"message_id": reply}],
+        "mep_reply.answer": [{"token": answer}],
         "checks.campaign_check": [{"campaign_id": ids["draft"]}],
         # The campaign page of a drive with a public page and signatures.
         "admin.campaign_detail": [{"campaign_id": i} for i in ids.values()],

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -217,3 +218,166 @@ def test_only_admins_manage_subscriptions(
         assert row.secret.startswith("whsec_")
     client.post("/logout", data={"csrf_token": token})
     assert login("campaigner").get("/webhooks").status_code == 403
+
+
+# --- management over the API, resend, rotation ---------------------------------------------------
+def test_subscriptions_are_managed_over_the_api_by_admins_only(
+    app: Flask, client: FlaskClient, receiver: Receiver
+) -> None:
+    """An admin's token creates a subscription (201, with its secret), lists and reads it,
+    changes its events and URL (an ftp URL or an unknown event is 422, nothing changed), turns it
+    off, and deletes it with its deliveries; a campaigner's write token gets 403 everywhere."""
+    from tests.api_support import bearer, token_for
+
+    headers = bearer(token_for(app))
+    made = client.post("/api/v1/webhooks", json={"url": receiver.url, "events": ["delivery.sent"],
+                       "description": "CRM"}, headers=headers)  # fmt: skip
+    assert made.status_code == 201, made.get_json()
+    row = made.get_json()
+    assert row["secret"].startswith("whsec_")
+    assert row["events"] == ["delivery.sent"]
+    url = f"/api/v1/webhooks/{row['id']}"
+    assert [
+        s["id"] for s in client.get("/api/v1/webhooks", headers=headers).get_json()["items"]
+    ] == [row["id"]]
+    changed = client.patch(url, json={"events": ["campaign.finished", "delivery.bounced"],
+                           "url": receiver.url + "/v2"}, headers=headers)  # fmt: skip
+    assert changed.status_code == 200
+    assert changed.get_json()["events"] == ["delivery.bounced", "campaign.finished"]
+    bad = client.patch(url, json={"url": "ftp://example.org/x"}, headers=headers)
+    assert bad.status_code == 422
+    assert bad.get_json()["errors"][0]["field"] == "url"
+    assert client.patch(url, json={"events": ["nope"]}, headers=headers).status_code == 422
+    off = client.patch(url, json={"active": False}, headers=headers).get_json()
+    assert off["active"] is False
+    assert off["url"] == receiver.url + "/v2"
+    with app.app_context(), get_db().transaction() as session:
+        session.get(WebhookSubscription, row["id"]).active = True  # type: ignore[union-attr]
+        emit(session, "campaign.finished", {"campaign_id": 1})
+    campaigner = bearer(token_for(app, "campaigner", "write"))
+    assert client.get("/api/v1/webhooks", headers=campaigner).status_code == 403
+    assert client.delete(url, headers=campaigner).status_code == 403
+    assert client.delete(url, headers=headers).status_code == 204
+    assert client.get(url, headers=headers).status_code == 404
+    with app.app_context():
+        assert get_db().session.scalars(select(WebhookDelivery)).all() == []
+
+
+def _deliveries(client: FlaskClient, headers: dict[str, str], sub_id: int) -> list[dict[str, Any]]:
+    resp = client.get(f"/api/v1/webhooks/{sub_id}/deliveries", headers=headers)
+    assert resp.status_code == 200
+    return list(resp.get_json()["items"])
+
+
+def test_a_failed_delivery_is_sent_again_by_hand(
+    app: Flask,
+    client: FlaskClient,
+    receiver: Receiver,
+    login: Callable[..., FlaskClient],
+) -> None:
+    """A subscriber that fails twice (one attempt allowed) leaves two failed deliveries, listed
+    with their status over the API; resending a pending or delivered one is 409; once the
+    receiver answers again, one is resent over the API and the other from the console's button,
+    and the worker delivers both, each with the event id it had."""
+    from tests.api_support import bearer, token_for
+
+    _fast_retries(app, attempts=1)
+    headers = bearer(token_for(app, email="hooks-admin@example.org"))
+    receiver.always_fail = True
+    _subscribe(app, receiver.url, ["campaign.finished"])
+    with app.app_context(), get_db().transaction() as session:
+        sub_id = session.scalars(select(WebhookSubscription.id)).one()
+        emit(session, "campaign.finished", {"campaign_id": 1})
+        emit(session, "campaign.finished", {"campaign_id": 2})
+    with running_worker(app):
+        wait_for(lambda: [s for _e, s, _n in _states(app)] == ["failed", "failed"], timeout=30)
+        listed = _deliveries(client, headers, sub_id)
+        assert [(d["state"], d["attempts"], d["last_status"]) for d in listed] == [
+            ("failed", 1, 500), ("failed", 1, 500)
+        ]  # fmt: skip
+        failed = client.get(f"/api/v1/webhooks/{sub_id}/deliveries?state=failed", headers=headers)
+        assert len(failed.get_json()["items"]) == 2
+        event_ids = {d["id"]: d["event_id"] for d in listed}
+        receiver.always_fail = False
+        first, second = sorted(event_ids)
+        resp = client.post(f"/api/v1/webhooks/{sub_id}/deliveries/{first}/resend", headers=headers)
+        assert resp.status_code == 202, resp.get_json()
+        wait_for(lambda: _states(app)[0][1] == "delivered", timeout=30)
+        again = client.post(f"/api/v1/webhooks/{sub_id}/deliveries/{first}/resend", headers=headers)
+        assert again.status_code == 409
+        wrong = client.post(f"/api/v1/webhooks/{sub_id + 1}/deliveries/{second}/resend",
+                            headers=headers)  # fmt: skip
+        assert wrong.status_code == 404
+
+        console = login("admin")
+        page = console.get("/webhooks").get_data(as_text=True)
+        assert page.count("Send again") == 1
+        sent = console.post(f"/webhooks/deliveries/{second}/resend",
+                            data={"csrf_token": csrf_token_from(page)}, follow_redirects=True)  # fmt: skip
+        assert "is being sent again" in sent.get_data(as_text=True)
+        wait_for(
+            lambda: [s for _e, s, _n in _states(app)] == ["delivered", "delivered"], timeout=30
+        )
+    ids = [r["headers"]["Outreach-Webhook-Id"] for r in receiver.received]
+    # 2 failed attempts, then one successful POST of each, with the event id each had.
+    assert len(ids) == 4
+    assert ids[2:] == [event_ids[first], event_ids[second]]
+
+
+def test_a_rotated_secret_signs_beside_the_old_one_during_the_grace_period(
+    app: Flask, client: FlaskClient, receiver: Receiver, login: Callable[..., FlaskClient]
+) -> None:
+    """Rotated over the API with a one-hour grace: the next POST's header has two v1 values and
+    the real receiver verifies it with the old secret and with the new one; once the grace
+    period is over (its end moved into the past), only the new secret verifies. Rotated again
+    in the console with no grace: the previous secret stops at once."""
+    from tests.api_support import bearer, token_for
+
+    headers = bearer(token_for(app))
+    old = _subscribe(app, receiver.url, ["campaign.finished"])
+    with app.app_context():
+        sub_id = get_db().session.scalars(select(WebhookSubscription.id)).one()
+    rotated = client.post(f"/api/v1/webhooks/{sub_id}/rotate-secret", json={"grace_hours": 1},
+                          headers=headers).get_json()  # fmt: skip
+    new = rotated["secret"]
+    assert new != old
+    assert rotated["previous_secret_until"]
+    assert client.post(f"/api/v1/webhooks/{sub_id}/rotate-secret", json={"grace_hours": 1000},
+                       headers=headers).status_code == 422  # fmt: skip
+
+    def deliver(campaign_id: int) -> tuple[bytes, str]:
+        count = len(receiver.received)
+        with app.app_context(), get_db().transaction() as session:
+            emit(session, "campaign.finished", {"campaign_id": campaign_id})
+        with running_worker(app):
+            wait_for(lambda: len(receiver.received) == count + 1, timeout=30)
+        request = receiver.received[-1]
+        return request["body"], request["headers"]["Outreach-Signature"]
+
+    body, header = deliver(1)
+    assert header.count("v1=") == 2
+    assert verify(old, body, header)
+    assert verify(new, body, header)
+    assert not verify("whsec_other", body, header)
+
+    with app.app_context(), get_db().transaction() as session:
+        row = session.get(WebhookSubscription, sub_id)
+        assert row is not None
+        assert row.previous_secret_until is not None
+        row.previous_secret_until = row.previous_secret_until - timedelta(hours=2)
+    body, header = deliver(2)
+    assert header.count("v1=") == 1
+    assert verify(new, body, header)
+    assert not verify(old, body, header)
+
+    console = login("admin")
+    page = console.get("/webhooks").get_data(as_text=True)
+    assert new in page
+    done = console.post(f"/webhooks/{sub_id}/rotate", data={"grace_hours": "0",
+                        "csrf_token": csrf_token_from(page)}, follow_redirects=True)  # fmt: skip
+    assert "the old one no longer signs" in done.get_data(as_text=True)
+    with app.app_context():
+        newest = get_db().session.get(WebhookSubscription, sub_id).secret  # type: ignore[union-attr]
+    body, header = deliver(3)
+    assert verify(newest, body, header)
+    assert not verify(new, body, header)

@@ -17,7 +17,16 @@ from outreach.settings import Settings
 def build_worker_broker(app: Flask, *, set_global: bool = True) -> RedisBroker:
     settings: Settings = app.config["OUTREACH"]
     broker = make_broker(settings.effective_redis_url)
-    from workers import accounts, followups, inbound, maintenance, sending, supporters, webhooks
+    from workers import (
+        accounts,
+        followups,
+        imports,
+        inbound,
+        maintenance,
+        sending,
+        supporters,
+        webhooks,
+    )
 
     sending.declare(broker, app)
     accounts.declare(broker, app)
@@ -26,6 +35,7 @@ def build_worker_broker(app: Flask, *, set_global: bool = True) -> RedisBroker:
     inbound.declare(broker, app)
     webhooks.declare(broker, app)
     followups.declare(broker, app)
+    imports.declare(broker, app)
     if set_global:
         dramatiq.set_broker(broker)
     return broker

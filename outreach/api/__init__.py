@@ -63,9 +63,29 @@ def init_api(app: Flask) -> None:
         },
     )
     api = OutreachApi(app)
-    from outreach.api import audiences, campaigns, contacts, deliveries, replies, signatures
+    from outreach.api import (
+        audiences,
+        campaigns,
+        contacts,
+        deliveries,
+        imports,
+        letters,
+        replies,
+        signatures,
+        webhook_resources,
+    )
 
-    for module in (contacts, audiences, campaigns, deliveries, replies, signatures):
+    for module in (
+        contacts,
+        imports,
+        audiences,
+        campaigns,
+        letters,
+        deliveries,
+        replies,
+        signatures,
+        webhook_resources,
+    ):
         api.register_blueprint(module.blp, url_prefix=API_PREFIX)
     # The document itself is public (it holds no data): no token needed to read it.
     from outreach.api.reference import bp as reference_bp

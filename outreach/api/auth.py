@@ -79,6 +79,16 @@ def require_editor() -> None:
         raise Problem(403, f"A {current_user().role} cannot read this.", type_=ROLE)
 
 
+def require_admin() -> None:
+    """For what the console shows to admins only (webhook subscriptions and their secrets)."""
+    if current_user().role != Role.ADMIN.value:
+        raise Problem(
+            403,
+            f"Only an admin can do this; this token's user is a {current_user().role}.",
+            type_=ROLE,
+        )
+
+
 def actor() -> str:
     """Who did it, in delivery events and history: the user, through which token."""
     user = current_user()

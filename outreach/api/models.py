@@ -1,12 +1,13 @@
 """Per-user API tokens (only a SHA-256 of each token is stored, with a short prefix to find it),
-and outgoing webhooks: subscriptions and the deliveries of their events."""
+outgoing webhooks (subscriptions and the deliveries of their events), and import jobs of the API
+(an uploaded file, its plan row by row, and where planning or applying stands)."""
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from contacts.base import Base, utcnow
@@ -59,6 +60,10 @@ class WebhookSubscription(Base):
     events: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Kept in clear: it signs every delivery (HMAC), as the receiver checks it.
     secret: Mapped[str] = mapped_column(String(100))
+    # After a rotation the old secret still signs (a second v1 in the header) until this moment,
+    # so the receiver can switch to the new one without losing a delivery.
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_until: Mapped[datetime | None]
     description: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
     created_by: Mapped[str | None] = mapped_column(String(320))
@@ -90,3 +95,65 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+
+
+class ImportJobState(enum.StrEnum):
+    QUEUED = "queued"  # waiting for the worker to plan it
+    PLANNING = "planning"  # being read and compared with the directory
+    PLANNED = "planned"  # the plan is there to review: apply it, or discard the job
+    APPLYING = "applying"  # waiting for, or in, the worker's apply
+    APPLIED = "applied"  # written; import_run_id names the ImportRun
+    FAILED = "failed"  # the file could not be read at all: see `error`
+    DISCARDED = "discarded"  # dropped without changing anything
+
+
+class ImportJob(Base):
+    """A file uploaded through the API to import officials: the same parse → plan → apply as the
+    console, with the file kept in the database (a worker on another host reads it there) until
+    the job is applied or discarded."""
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(12), default=ImportJobState.QUEUED.value, index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    format: Mapped[str | None] = mapped_column(String(16))  # None: detected from name and bytes
+    mapping: Mapped[dict[str, str | None] | None] = mapped_column(JSON)
+    size: Mapped[int] = mapped_column(default=0)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)  # dropped once applied or discarded
+    # Apply as soon as it is planned (no review step), if the plan has no rejected row.
+    auto_apply: Mapped[bool] = mapped_column(default=False)
+    progress_done: Mapped[int] = mapped_column(default=0)
+    progress_total: Mapped[int | None]
+    source_kind: Mapped[str | None] = mapped_column(String(16))
+    digest: Mapped[str | None] = mapped_column(String(16))  # of the plan shown; apply checks it
+    counts: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    # What the console's review page shows above the diff: the columns of a spreadsheet.
+    detected_mapping: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)  # e.g. "the directory changed: review again"
+    error: Mapped[str | None] = mapped_column(Text)  # why the file could not be read
+    import_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("import_runs.id", ondelete="SET NULL")
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ImportJobRow(Base):
+    """One line of a job's plan: a contact created, changed or leaving office, or a rejected row
+    with its reason (replaced whenever the job is planned again)."""
+
+    __tablename__ = "import_job_rows"
+    __table_args__ = (Index("ix_import_job_rows_job_kind", "job_id", "kind", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("import_jobs.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(12))  # new, changed, left_office, error
+    line: Mapped[str | None] = mapped_column(String(40))
+    contact_id: Mapped[int | None]
+    display_name: Mapped[str | None] = mapped_column(String(400))
+    # [{field, old, new}] for a change; the new contact's fields for a new one.
+    changes: Mapped[list[dict[str, str | None]] | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -8,8 +8,12 @@ an ORM session it also defers the `deliver_webhook` job, enqueued after the comm
 connection (the sending engine records outcomes so) the row waits for the reconciler's pass
 (`sweep`), at most one interval later. The database is the truth, as for letters.
 
-`prepare`, `send` and `record` make one attempt (the worker's `deliver_webhook` actor): POST the stored body with
-`Outreach-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret>`.
+`prepare`, `send` and `record` make one attempt (the worker's `deliver_webhook` actor): POST the
+stored body with `Outreach-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the
+secret>`. After `rotate_secret`, the header carries one `v1=` per secret still valid (the new one
+first, then the old one until its grace period ends), so a receiver that checks any `v1` against
+its secret keeps verifying while it switches. `resend` gives a failed delivery a new round of
+attempts.
 A 2xx marks it delivered; anything else records the status and schedules the next attempt with
 exponential backoff (OUTREACH_HOOK_BACKOFF, doubling, at most 6 h) until OUTREACH_HOOK_ATTEMPTS,
 then failed. Delivery is at least once: receivers deduplicate by `Outreach-Webhook-Id`.
@@ -26,7 +30,7 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, or_, select
@@ -60,9 +64,10 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-def subscribe(
-    session: Session, *, url: str, events: list[str], description: str = "", created_by: str = ""
-) -> WebhookSubscription:
+MAX_GRACE = timedelta(days=7)
+
+
+def check_url(url: str) -> str:
     url = url.strip()
     if (
         not url.startswith(("https://", "http://"))
@@ -70,12 +75,22 @@ def subscribe(
         or any(c.isspace() for c in url)
     ):
         raise SubscriptionError("the URL must be one http:// or https:// address")
+    return url
+
+
+def check_events(events: list[str]) -> list[str]:
     unknown = sorted(set(events) - set(EVENTS))
     if unknown or not events:
         raise SubscriptionError(f"choose events among {', '.join(EVENTS)}")
+    return [e for e in EVENTS if e in events]
+
+
+def subscribe(
+    session: Session, *, url: str, events: list[str], description: str = "", created_by: str = ""
+) -> WebhookSubscription:
     row = WebhookSubscription(
-        url=url,
-        events=[e for e in EVENTS if e in events],
+        url=check_url(url),
+        events=check_events(events),
         secret=new_secret(),
         description=" ".join(description.split())[:200] or None,
         created_by=created_by[:320] or None,
@@ -85,24 +100,80 @@ def subscribe(
     return row
 
 
-def signature_header(secret: str, body: bytes, timestamp: int) -> str:
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
+def update_subscription(
+    row: WebhookSubscription,
+    *,
+    url: str | None = None,
+    events: list[str] | None = None,
+    description: str | None = None,
+    active: bool | None = None,
+) -> WebhookSubscription:
+    """Change what was given; checked as at subscribe. Deliveries already made keep their URL's
+    answer; pending ones go to the new URL."""
+    if url is not None:
+        row.url = check_url(url)
+    if events is not None:
+        row.events = check_events(events)
+    if description is not None:
+        row.description = " ".join(description.split())[:200] or None
+    if active is not None:
+        row.active = active
+    return row
+
+
+def rotate_secret(row: WebhookSubscription, *, grace: timedelta) -> WebhookSubscription:
+    """A new secret signs from now on; the current one signs too until `grace` has passed (0: it
+    stops at once). A second rotation within the grace period ends the first one's."""
+    if grace < timedelta(0) or grace > MAX_GRACE:
+        raise SubscriptionError(f"the grace period is between 0 and {MAX_GRACE.days} days")
+    if grace:
+        row.previous_secret, row.previous_secret_until = row.secret, utcnow() + grace
+    else:
+        row.previous_secret, row.previous_secret_until = None, None
+    row.secret = new_secret()
+    return row
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back stored UTC values naive.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def signing_secrets(row: WebhookSubscription, now: datetime | None = None) -> tuple[str, ...]:
+    """The secrets that sign a POST now: the current one, and the previous one in its grace."""
+    now = now or utcnow()
+    until = row.previous_secret_until
+    if row.previous_secret and until is not None and _aware(until) > now:
+        return (row.secret, row.previous_secret)
+    return (row.secret,)
+
+
+def _mac(secret: str, body: bytes, timestamp: int) -> str:
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def signature_header(secrets: str | tuple[str, ...], body: bytes, timestamp: int) -> str:
+    """`t=<timestamp>,v1=<mac>[,v1=<mac with the previous secret>]`."""
+    keys = (secrets,) if isinstance(secrets, str) else secrets
+    return ",".join([f"t={timestamp}", *(f"v1={_mac(k, body, timestamp)}" for k in keys)])
 
 
 def verify(
     secret: str, body: bytes, header: str, *, tolerance: int = 300, now: float | None = None
 ) -> bool:
-    """What a receiver does (and the tests do): the signature matches and is recent."""
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    """What a receiver does (and the tests do): one of the header's `v1` signatures is the body's
+    with this secret, and the timestamp is recent."""
+    pairs = [p.strip().split("=", 1) for p in header.split(",") if "=" in p]
+    stamps = [v for k, v in pairs if k == "t"]
     try:
-        timestamp = int(parts["t"])
-    except (KeyError, ValueError):
+        timestamp = int(stamps[0])
+    except (IndexError, ValueError):
         return False
     if abs((now or time.time()) - timestamp) > tolerance:
         return False
-    expected = signature_header(secret, body, timestamp).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, parts.get("v1", ""))
+    expected = _mac(secret, body, timestamp)
+    # Every candidate compared, in constant time each, whichever matches.
+    return any([hmac.compare_digest(expected, v) for k, v in pairs if k == "v1"])
 
 
 def _insert(bind: Session | Connection) -> Any:
@@ -204,7 +275,10 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, st
         with opener.open(request, timeout=TIMEOUT) as response:
             return response.status, response.read(MAX_RESPONSE_KEPT).decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(MAX_RESPONSE_KEPT).decode("utf-8", "replace")
+        try:
+            return exc.code, exc.read(MAX_RESPONSE_KEPT).decode("utf-8", "replace")
+        finally:
+            exc.close()  # the error holds the response's connection open
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return None, str(getattr(exc, "reason", exc))[:MAX_RESPONSE_KEPT]
 
@@ -215,7 +289,7 @@ class Outgoing:
 
     delivery_id: int
     url: str
-    secret: str
+    secrets: tuple[str, ...]  # the current secret first; the previous one in its grace period
     event: str
     event_id: str
     body: bytes
@@ -235,7 +309,7 @@ def prepare(session: Session, delivery_id: int) -> Outgoing | None:
     return Outgoing(
         delivery.id,
         subscription.url,
-        subscription.secret,
+        signing_secrets(subscription),
         delivery.event,
         json.loads(delivery.body)["id"],
         delivery.body.encode(),
@@ -252,7 +326,7 @@ def send(outgoing: Outgoing) -> tuple[int | None, str]:
             "Outreach-Event": outgoing.event,
             "Outreach-Webhook-Id": outgoing.event_id,
             "Outreach-Signature": signature_header(
-                outgoing.secret, outgoing.body, int(time.time())
+                outgoing.secrets, outgoing.body, int(time.time())
             ),
         },
     )
@@ -314,6 +388,25 @@ def sweep(session: Session, *, now: datetime | None = None) -> list[int]:
         )
         defer(session, DELIVER_WEBHOOK, delivery_id)
     return ids
+
+
+class ResendError(ValueError):
+    pass
+
+
+def resend(session: Session, delivery: WebhookDelivery) -> WebhookDelivery:
+    """A failed delivery gets a new round of attempts (the same body and event id, so a receiver
+    that did get it deduplicates), handed to the worker after the caller's commit."""
+    if delivery.state != WebhookState.FAILED.value:
+        raise ResendError(f"only a failed delivery is sent again; this one is {delivery.state}")
+    subscription = session.get(WebhookSubscription, delivery.subscription_id)
+    if subscription is None or not subscription.active:
+        raise ResendError("its subscription is turned off: turn it on first")
+    delivery.state = WebhookState.PENDING.value
+    delivery.attempts = 0
+    delivery.next_attempt_at = utcnow()
+    defer(session, DELIVER_WEBHOOK, delivery.id)
+    return delivery
 
 
 def recent(session: Session, limit: int = 100) -> list[WebhookDelivery]:
