@@ -55,7 +55,8 @@ NOT_PAGES: dict[str, str] = {
 }
 # The JSON API's resources (token-authenticated JSON, never pages).
 NOT_PAGE_PREFIXES = ("api_audiences.", "api_campaigns.", "api_contacts.", "api_deliveries.",
-                     "api_replies.", "api_signatures.")  # fmt: skip
+                     "api_imports.", "api_letters.", "api_replies.", "api_signatures.",
+                     "api_webhooks.")  # fmt: skip
 
 
 @dataclass(frozen=True)
