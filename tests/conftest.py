@@ -244,7 +244,8 @@ def running_worker(app: Flask, threads: int = 2) -> Iterator[dramatiq.Worker]:
 @pytest.fixture
 def worker(app: Flask) -> Iterator[dramatiq.Worker]:
     """A running worker, started on an empty queue."""
-    redis.Redis.from_url(app.config["OUTREACH"].effective_redis_url).flushdb()
+    with redis.Redis.from_url(app.config["OUTREACH"].effective_redis_url) as client:
+        client.flushdb()
     with running_worker(app) as w:
         yield w
 

@@ -154,7 +154,7 @@ def test_a_whole_drive_from_sign_in_to_the_first_reply(
 
     # 6. A test to oneself.
     page.get_by_role("link", name="Press freedom drive").click()
-    # The workspace's test-send button names whose copy it sends ("Send X’s copy to me").
+    # The workspace's test-send button names whose copy it sends ("Send X's copy to me").
     page.get_by_role("button", name=re.compile(r"^Send .*copy to me$")).first.click()
     expect(page.get_by_role("status")).to_contain_text(f"Test sent to {email}")
     steps.shot("test-sent")

@@ -10,7 +10,7 @@ import itertools
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,11 +67,26 @@ def test_the_estimate_names_the_slowest_domain_or_the_campaign_window() -> None:
     assert estimated_seconds({"europarl.europa.eu": 720}, rates, 2) == (7200.0, "spread over 2 h")
 
 
+@pytest.fixture
+def connect(redis_url: str) -> Iterator[Callable[[], Redis]]:
+    """Redis clients for a test, closed after it (no socket left to the garbage collector)."""
+    made: list[Redis] = []
+
+    def make() -> Redis:
+        made.append(Redis.from_url(redis_url))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
 # --- the shared bucket and semaphore, in Redis -----------------------------------------------------
 def test_slots_of_a_domain_are_spaced_by_its_interval_and_a_far_slot_is_not_taken(
     redis_url: str,
+    connect: Callable[[], Redis],
 ) -> None:
-    pacer = Pacer(Redis.from_url(redis_url), DomainRates.parse("a.example=300/min"), 4)
+    pacer = Pacer(connect(), DomainRates.parse("a.example=300/min"), 4)
     waits = [pacer.reserve("domain:a.example", 0.2, max_wait=5).wait for _ in range(5)]
     spacing = 0.2 * MARGIN
     assert waits[0] == pytest.approx(0, abs=0.02)
@@ -86,18 +101,22 @@ def test_slots_of_a_domain_are_spaced_by_its_interval_and_a_far_slot_is_not_take
     assert again.wait == pytest.approx(far.wait, abs=0.05)
 
 
-def test_two_pacers_on_one_redis_share_the_limit(redis_url: str) -> None:
+def test_two_pacers_on_one_redis_share_the_limit(
+    redis_url: str, connect: Callable[[], Redis]
+) -> None:
     """Two workers (two Pacer objects, two connections) draw from one bucket per domain."""
     rates = DomainRates.parse("shared.example=600/min")
-    first = Pacer(Redis.from_url(redis_url), rates, 4)
-    second = Pacer(Redis.from_url(redis_url), rates, 4)
+    first = Pacer(connect(), rates, 4)
+    second = Pacer(connect(), rates, 4)
     waits = [p.reserve_domains({"shared.example"}).wait for p in (first, second, first, second)]
     assert waits == sorted(waits)
     assert waits[-1] == pytest.approx(3 * 0.1 * MARGIN, abs=0.03)
 
 
-def test_the_relay_is_never_given_more_places_than_its_limit(redis_url: str) -> None:
-    pacer = Pacer(Redis.from_url(redis_url), DomainRates(), relay_concurrency=2)
+def test_the_relay_is_never_given_more_places_than_its_limit(
+    redis_url: str, connect: Callable[[], Redis]
+) -> None:
+    pacer = Pacer(connect(), DomainRates(), relay_concurrency=2)
     inside = 0
     most = 0
     lock = threading.Lock()
@@ -120,8 +139,10 @@ def test_the_relay_is_never_given_more_places_than_its_limit(redis_url: str) -> 
     assert most == 2
 
 
-def test_a_place_held_by_a_dead_worker_frees_itself_when_it_expires(redis_url: str) -> None:
-    redis = Redis.from_url(redis_url)
+def test_a_place_held_by_a_dead_worker_frees_itself_when_it_expires(
+    redis_url: str, connect: Callable[[], Redis]
+) -> None:
+    redis = connect()
     pacer = Pacer(redis, DomainRates(), relay_concurrency=1)
     # A worker took the only place for 0.3 s and died without giving it back.
     assert pacer._acquire(keys=["outreach:pace:relay"], args=[1, 300, "dead-worker"])

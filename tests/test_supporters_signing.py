@@ -369,7 +369,8 @@ def test_one_reminder_after_two_days_and_lost_confirmations_are_queued_again(
     configure(app, sign_min_seconds=0)
     _sign(client)
     _sign(client, email_address="lost@example.org")
-    redis.Redis.from_url(app.config["OUTREACH"].effective_redis_url).flushdb()  # both jobs lost
+    with redis.Redis.from_url(app.config["OUTREACH"].effective_redis_url) as queue:
+        queue.flushdb()  # both jobs lost
     later = utcnow() + timedelta(minutes=20)
     with app.app_context(), get_db().transaction() as session:
         assert sweep_signatures(session, now=later).requeued == 2

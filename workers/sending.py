@@ -23,11 +23,13 @@ from outreach.settings import Settings
 
 
 class _ConnectionPool(dramatiq.Middleware):
-    """The SMTP connections of this worker's threads, closed (QUIT) when the worker stops."""
+    """The SMTP connections of this worker's threads, closed (QUIT) when the worker stops, and
+    the pacer's Redis client."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._transports: list[SmtpTransport] = []
+        self.redis: Redis | None = None  # the pacer's client, closed with the worker too
 
     def register(self, transport: SmtpTransport) -> SmtpTransport:
         with self._lock:
@@ -39,6 +41,8 @@ class _ConnectionPool(dramatiq.Middleware):
             transports, self._transports = self._transports, []
         for transport in transports:
             transport.close()
+        if self.redis is not None:
+            self.redis.close()
 
 
 def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, dramatiq.Actor[..., None]]:
@@ -52,8 +56,9 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, dramatiq.Actor[...
     # the worker at start.
     identity = MessageIdentity.from_settings(settings)
     # The pace every worker shares (pacing.py): per-domain limits and the relay's places.
+    pool.redis = Redis.from_url(settings.effective_redis_url)
     pacer = Pacer(
-        Redis.from_url(settings.effective_redis_url),
+        pool.redis,
         DomainRates.parse(settings.domain_rates),
         settings.relay_concurrency,
     )
