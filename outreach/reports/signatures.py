@@ -49,7 +49,7 @@ def per_day(
         where.append(Signature.created_at >= since)
     b = bucket(session, Signature.created_at, DAY)
     signed: dict[int, int] = dict(
-        session.execute(select(b, func.count()).where(*where).group_by(b)).tuples()
+        session.execute(select(b, func.count()).where(*where).group_by(b)).all()
     )
     c = bucket(session, Signature.confirmed_at, DAY)
     confirmed: dict[int, int] = dict(
@@ -57,7 +57,7 @@ def per_day(
             select(c, func.count())
             .where(*where, Signature.state == "confirmed", Signature.confirmed_at.is_not(None))
             .group_by(c)
-        ).tuples()
+        ).all()
     )
     if days is not None:
         start = number_of(since, DAY)
