@@ -115,3 +115,30 @@ def seed(
             delivery_ids.append(delivery.id)
             contact_ids.append(contact.id)
         return Seeded(campaign.id, delivery_ids, contact_ids)
+
+
+def add_signatures(
+    app: Flask, campaign_id: int, rows: list[tuple[str, datetime, datetime | None]]
+) -> None:
+    """Signatures of the campaign: (state, created_at, confirmed_at) each."""
+    from outreach.supporters.models import PrivacyNotice, Signature
+
+    with app.app_context(), get_db().transaction() as session:
+        if session.get(PrivacyNotice, "0" * 64) is None:
+            session.add(PrivacyNotice(sha256="0" * 64, text="Notice"))
+            session.flush()
+        for i, (state, created, confirmed) in enumerate(rows):
+            session.add(
+                Signature(
+                    campaign_id=campaign_id,
+                    name=f"=Supporter {i}",
+                    email=f"s{campaign_id}.{i}@example.net",
+                    country="FR",
+                    consent=True,
+                    privacy_notice_sha256="0" * 64,
+                    state=state,
+                    ip_hash="x",
+                    created_at=created,
+                    confirmed_at=confirmed,
+                )
+            )

@@ -40,7 +40,7 @@ def bucket(session: Session, column: Any, width: timedelta) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return cast(func.floor(func.extract("epoch", column) / seconds), Integer)
     # SQLite stores timestamps as text in UTC; strftime('%s') reads them as epoch seconds.
-    return cast(func.strftime("%s", column), Integer) / seconds
+    return cast(func.strftime("%s", column), Integer) // seconds
 
 
 def start_of(number: int, width: timedelta) -> datetime:
