@@ -65,16 +65,16 @@ def campaign_report(campaign_id: int) -> ResponseReturnValue:
     total = sum(counts.values())
 
     line = timeline.campaign_timeline(session, campaign.id)
-    names = {"waiting": "waiting (queued, deferred, held)"}
     state_chart = time_chart(
         "states",
         "Where the letters stood, over time",
         "Stacked areas, one per state, for every period since the launch: how many of the "
         "drive's letters were answered, sent, bounced, failed, uncertain, cancelled or still "
-        "waiting to go out; the top edge is every letter made so far.",
+        "waiting to go out (queued, deferred, held or being sent); the top edge is every "
+        "letter made so far.",
         line.times,
         [
-            Series(names.get(s, s), line.series[s], STATE_COLOURS.get(s, "#666666"))
+            Series(s, line.series[s], STATE_COLOURS.get(s, "#666666"))
             for s in timeline.LAYERS
             if any(line.series[s])
         ],
