@@ -1,19 +1,23 @@
 """The dashboard's question: which drives are running, how far along, when will they finish.
 
 Progress reuses `campaigns.control.progress` (counts per state over the campaign-state index and
-the letters sent in the last ten minutes, from which the rate and the estimated finish): two
-indexed queries per active drive, cheap while 100,000 letters are in flight.
+the letters sent in the last ten minutes): two indexed queries per active drive, cheap while
+100,000 letters are in flight. The rate is those letters over the last ten minutes, or over the
+time since the launch when the drive is younger than that (a drive launched two minutes ago that
+sent 40 letters goes at 20 a minute, not 4), and the estimated finish is the remaining letters at
+that rate.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from contacts.base import utcnow
 from outreach.campaigns import control
 from outreach.campaigns.models import Campaign, CampaignStatus
 
@@ -75,10 +79,31 @@ def active_drives(session: Session, *, now: datetime | None = None) -> list[Driv
         .where(Campaign.status.in_(ACTIVE))
         .order_by(Campaign.launched_at.desc(), Campaign.id.desc())
     ).all()
+    now = now or utcnow()
     return [
-        Drive(cid, name, status, launched, control.progress(session, cid, now=now))
+        Drive(
+            cid,
+            name,
+            status,
+            launched,
+            _observed(control.progress(session, cid, now=now), launched, now),
+        )
         for cid, name, status, launched in campaigns
     ]
+
+
+def _observed(p: control.Progress, launched: datetime | None, now: datetime) -> control.Progress:
+    """The rate over the time the drive has really been sending, within the last ten minutes."""
+    if launched is None:
+        return p
+    if launched.tzinfo is None:  # SQLite gives naive UTC values back
+        launched = launched.replace(tzinfo=UTC)
+    window = min(control.RATE_WINDOW, max(now - launched, timedelta(minutes=1)))
+    per_minute = p.sent_recently / (window.total_seconds() / 60)
+    finish_at = (
+        now + timedelta(minutes=p.remaining / per_minute) if p.remaining and per_minute else None
+    )
+    return replace(p, per_minute=per_minute, finish_at=finish_at)
 
 
 def scheduled_drives(session: Session) -> list[Scheduled]:
