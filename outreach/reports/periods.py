@@ -39,8 +39,9 @@ def bucket(session: Session, column: Any, width: timedelta) -> Any:
     seconds = int(width.total_seconds())
     if session.get_bind().dialect.name == "postgresql":
         return cast(func.floor(func.extract("epoch", column) / seconds), Integer)
-    # SQLite stores timestamps as text in UTC; strftime('%s') reads them as epoch seconds.
-    return cast(func.strftime("%s", column), Integer) // seconds
+    # SQLite stores timestamps as text in UTC; julianday() reads them (faster than strftime).
+    epoch = func.round((func.julianday(column) - 2440587.5) * 86400)
+    return cast(epoch, Integer) // seconds
 
 
 def start_of(number: int, width: timedelta) -> datetime:

@@ -4,7 +4,7 @@ Per campaign (`campaign_timeline`), each letter's path is read from its own row:
 `created_at`, is `sent` from `sent_at`, and reaches its present state (replied, bounced, failed,
 uncertain, cancelled) at `updated_at` (the last change of a row in one of those states is the move
 into it: they change no further, except bounced → replied). Three grouped queries count those
-moves per period; the running sums give, for every period, how many letters were in each state.
+moves per period (one grouped pass); the running sums give, for every period, how many letters were in each state.
 What this cannot see: a letter deferred and retried counts as waiting the whole time, and one
 that was uncertain before a reply came counts as waiting until the reply.
 
@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from contacts.base import utcnow
@@ -56,25 +56,23 @@ def campaign_timeline(
     width = width_for(_naive(last) - _naive(first))
     start, end = number_of(first, width), number_of(last, width)
 
+    # One pass: every combination of state and the periods of the three moments, counted.
     moves: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    b = bucket(session, Delivery.created_at, width)
-    for n, count in session.execute(select(b, func.count()).where(mine).group_by(b)):
-        moves[n]["waiting"] += count
-    b = bucket(session, Delivery.sent_at, width)
-    for n, count in session.execute(
-        select(b, func.count()).where(mine, Delivery.sent_at.is_not(None)).group_by(b)
+    created = bucket(session, Delivery.created_at, width)
+    sent = bucket(session, Delivery.sent_at, width)
+    changed = bucket(session, Delivery.updated_at, width)
+    for state, c, s, u, count in session.execute(
+        select(Delivery.state, created, sent, changed, func.count())
+        .where(mine)
+        .group_by(Delivery.state, created, sent, changed)
     ):
-        moves[n]["waiting"] -= count
-        moves[n]["sent"] += count
-    b = bucket(session, Delivery.updated_at, width)
-    was_sent = Delivery.sent_at.is_not(None)
-    for state, from_sent, n, count in session.execute(
-        select(Delivery.state, was_sent, b, func.count())
-        .where(mine, Delivery.state.in_(ENDINGS))
-        .group_by(Delivery.state, was_sent, b)
-    ):
-        moves[n]["sent" if from_sent else "waiting"] -= count
-        moves[n][state] += count
+        moves[c]["waiting"] += count
+        if s is not None:
+            moves[s]["waiting"] -= count
+            moves[s]["sent"] += count
+        if state in ENDINGS:
+            moves[u]["sent" if s is not None else "waiting"] -= count
+            moves[u][state] += count
 
     running = dict.fromkeys(LAYERS, 0)
     times: list[datetime] = []
@@ -95,18 +93,19 @@ def recent_activity(session: Session, *, days: int = 30, now: datetime | None = 
     since = now - timedelta(days=days - 1)
     since = since.replace(hour=0, minute=0, second=0, microsecond=0)
     counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    b = bucket(session, Delivery.sent_at, width)
-    for n, count in session.execute(
-        select(b, func.count()).where(Delivery.sent_at >= since).group_by(b)
+    sent = bucket(session, Delivery.sent_at, width)
+    changed = bucket(session, Delivery.updated_at, width)
+    first = number_of(since, width)
+    # One pass over the rows that moved in the window (sent in it, or changed in it).
+    for state, s, u, count in session.execute(
+        select(Delivery.state, sent, changed, func.count())
+        .where(or_(Delivery.sent_at >= since, Delivery.updated_at >= since))
+        .group_by(Delivery.state, sent, changed)
     ):
-        counts[n]["sent"] += count
-    b = bucket(session, Delivery.updated_at, width)
-    for state, n, count in session.execute(
-        select(Delivery.state, b, func.count())
-        .where(Delivery.updated_at >= since, Delivery.state.in_(FLOWS[1:]))
-        .group_by(Delivery.state, b)
-    ):
-        counts[n][state] += count
+        if s is not None and s >= first:
+            counts[s]["sent"] += count
+        if state in FLOWS[1:] and u >= first:
+            counts[u][state] += count
     start, end = number_of(since, width), number_of(now, width)
     times = [start_of(n, width) for n in range(start, end + 1)]
     series = {s: [counts.get(n, {}).get(s, 0) for n in range(start, end + 1)] for s in FLOWS}

@@ -80,8 +80,8 @@ def campaign_report(campaign_id: int) -> ResponseReturnValue:
         ],
         stacked=True,
     )
-    by_group = replies.by_group(session, campaign.id)
-    by_country = replies.by_country(session, campaign.id)
+    answered = replies.rates(session, campaign.id)
+    by_group, by_country = answered.by_group, answered.by_country
     group_chart = _rate_bars(
         "by-group", "Reply rate by political group", by_group, {}, "Political group"
     )
@@ -119,7 +119,7 @@ def campaign_report(campaign_id: int) -> ResponseReturnValue:
         campaign=campaign,
         counts=counts,
         total=total,
-        reached=replies.totals(session, campaign.id),
+        reached=answered.total,
         charts=[c for c in (state_chart, map_chart, country_chart, group_chart) if c],
         signature_chart=signature_chart,
         recipients=drive_report.recipients(session, campaign.id) if listed else None,
