@@ -138,6 +138,17 @@ class Delivery(Base):
         Index("ix_deliveries_campaign_state", "campaign_id", "state"),
         # Progress: how many a campaign sent in the last minutes (its rate and estimated finish).
         Index("ix_deliveries_campaign_sent_at", "campaign_id", "sent_at"),
+        # The pictures and the dashboard (outreach.reports) read these from the index alone.
+        Index(
+            "ix_deliveries_campaign_timeline",
+            "campaign_id",
+            "state",
+            "created_at",
+            "sent_at",
+            "updated_at",
+            "contact_id",
+        ),
+        Index("ix_deliveries_updated_state_sent", "updated_at", "state", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

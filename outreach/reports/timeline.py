@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from contacts.base import utcnow
@@ -99,7 +99,8 @@ def recent_activity(session: Session, *, days: int = 30, now: datetime | None = 
     # One pass over the rows that moved in the window (sent in it, or changed in it).
     for state, s, u, count in session.execute(
         select(Delivery.state, sent, changed, func.count())
-        .where(or_(Delivery.sent_at >= since, Delivery.updated_at >= since))
+        # A letter sent in the window was changed in it too: updated_at is set with sent_at.
+        .where(Delivery.updated_at >= since)
         .group_by(Delivery.state, sent, changed)
     ):
         if s is not None and s >= first:
