@@ -19,6 +19,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from outreach.accounts.models import Role
 from outreach.campaigns import control
@@ -157,6 +158,7 @@ def delivery_detail(delivery_id: int) -> ResponseReturnValue:
     inbound = list(
         session.scalars(
             select(InboundMessage)
+            .options(defer(InboundMessage.raw))  # the page shows what was read from it
             .where(InboundMessage.delivery_id == delivery.id)
             .order_by(InboundMessage.received_at, InboundMessage.id)
         )
