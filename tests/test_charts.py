@@ -135,7 +135,7 @@ def test_bars_are_as_long_as_their_share_of_the_maximum() -> None:
     assert chart.table.rows[1] == ["Greens/EFA", "20", "3", "15%"]
     # A long label is shortened in the picture, whole in its title and the table.
     labels = [t.text for t in root.findall(f".//{SVG}g[@class='bar']/{SVG}text")]
-    assert "Non-attached me…" in labels
+    assert "Non-attached m…" in labels
 
 
 def test_empty_pictures_say_so() -> None:

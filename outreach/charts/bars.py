@@ -14,9 +14,9 @@ from markupsafe import escape
 from outreach.charts.palette import BLUE, GRID, MUTED
 from outreach.charts.svg import Chart, Table, fmt, open_svg, svg_markup, text
 
-WIDTH = 480
-LABEL_WIDTH = 132
-FIGURE_WIDTH = 118
+WIDTH = 420
+LABEL_WIDTH = 118
+FIGURE_WIDTH = 112
 ROW = 26
 TOP = 8
 
@@ -60,7 +60,7 @@ def bar_chart(
     for i, bar in enumerate(bars):
         y = TOP + i * ROW
         length = track * max(0.0, min(bar.value / top_value, 1.0)) if top_value else 0
-        label = bar.label if len(bar.label) <= 16 else bar.label[:15] + "…"
+        label = bar.label if len(bar.label) <= 15 else bar.label[:14] + "…"
         parts.append(f'<g class="bar" data-label="{escape(bar.label)}" data-value="{bar.value}">')
         parts.append(f"<title>{escape(bar.label)}: {escape(bar.figure)}</title>")
         parts.append(text(LABEL_WIDTH - 6, y + ROW / 2 + 4, label, text_anchor="end"))

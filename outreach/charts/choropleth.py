@@ -117,7 +117,7 @@ def eu_map(
         )
     parts.append("</g>")
     # Legend: the classes, then "no letter".
-    parts.append('<g class="legend" font-size="11">')
+    parts.append('<g class="legend" font-size="15">')
     box = (MAP_WIDTH - 20) / (steps + 1)
     for i in range(steps):
         x = 10 + i * box
