@@ -38,7 +38,9 @@ def bucket(session: Session, column: Any, width: timedelta) -> Any:
     """An SQL expression: the number of the `width`-long period (since the epoch) of `column`."""
     seconds = int(width.total_seconds())
     if session.get_bind().dialect.name == "postgresql":
-        return cast(func.floor(func.extract("epoch", column) / seconds), Integer)
+        # date_part gives double precision; EXTRACT gives numeric since PostgreSQL 14, whose
+        # division costs several times more over 100,000 rows.
+        return cast(func.floor(func.date_part("epoch", column) / float(seconds)), Integer)
     # SQLite stores timestamps as text in UTC; julianday() reads them (faster than strftime).
     epoch = func.round((func.julianday(column) - 2440587.5) * 86400)
     return cast(epoch, Integer) // seconds
