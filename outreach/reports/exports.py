@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from contacts.models import Contact
@@ -34,13 +34,18 @@ SUPPORTER_COLUMNS = (
 )  # fmt: skip
 
 
-def _stream(session: Session, stmt: Any) -> Iterator[Sequence[Any]]:
-    for row in session.execute(stmt.execution_options(yield_per=CHUNK)):
-        yield tuple(row)
+def _stream(session: Session | Connection, stmt: Any) -> Iterator[Sequence[Any]]:
+    result = session.execute(stmt.execution_options(yield_per=CHUNK))
+    try:
+        for row in result:
+            yield tuple(row)
+    finally:
+        # A download stopped half-way must give its (server-side) cursor back too.
+        result.close()
 
 
 def delivery_rows(
-    session: Session, campaign_id: int, f: DeliveryFilter | None = None
+    session: Session | Connection, campaign_id: int, f: DeliveryFilter | None = None
 ) -> Iterator[Sequence[Any]]:
     """Every letter of the campaign (of the filter, if given), by id."""
     stmt = (
@@ -67,7 +72,7 @@ def delivery_rows(
     return _stream(session, stmt)
 
 
-def reply_rows(session: Session, campaign_id: int) -> Iterator[Sequence[Any]]:
+def reply_rows(session: Session | Connection, campaign_id: int) -> Iterator[Sequence[Any]]:
     """Every reply matched to a letter of the campaign (written by a person: kind `reply`)."""
     stmt = (
         select(
@@ -90,7 +95,7 @@ def reply_rows(session: Session, campaign_id: int) -> Iterator[Sequence[Any]]:
     return _stream(session, stmt)
 
 
-def supporter_rows(session: Session, campaign_id: int) -> Iterator[Sequence[Any]]:
+def supporter_rows(session: Session | Connection, campaign_id: int) -> Iterator[Sequence[Any]]:
     """Every signature of the campaign, by id (personal data: the caller checks the role)."""
     columns = [getattr(Signature, c) for c in SUPPORTER_COLUMNS]
     stmt = select(*columns).where(Signature.campaign_id == campaign_id).order_by(Signature.id)

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from flask import Blueprint, Response, abort, request, stream_with_context
+from flask import Blueprint, Response, abort, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -52,9 +52,21 @@ def csv_stream(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator
     yield buffer.getvalue()
 
 
+def _rows(query: Callable[..., Iterator[Sequence[Any]]], *args: Any) -> Iterator[Sequence[Any]]:
+    """The query's rows on a connection of their own, opened when the download starts and
+    closed when it ends or is dropped (the request's session is long gone by then)."""
+    engine = get_db().engine
+
+    def rows() -> Iterator[Sequence[Any]]:
+        with engine.connect() as conn:
+            yield from query(conn, *args)
+
+    return rows()
+
+
 def _response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
     return Response(
-        stream_with_context(csv_stream(header, rows)),
+        csv_stream(header, rows),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
@@ -72,14 +84,14 @@ def deliveries_csv(campaign_id: int) -> ResponseReturnValue:
     """Every letter of the campaign, or those of the delivery table's filter."""
     campaign = _campaign(campaign_id)
     f = parse_filter(request.args.to_dict())
-    rows = exports.delivery_rows(get_db().session, campaign.id, f)
+    rows = _rows(exports.delivery_rows, campaign.id, f)
     return _response(f"deliveries-{campaign.id}.csv", exports.DELIVERY_COLUMNS, rows)
 
 
 @bp.get("/campaigns/<int:campaign_id>/replies.csv")
 def replies_csv(campaign_id: int) -> ResponseReturnValue:
     campaign = _campaign(campaign_id)
-    rows = exports.reply_rows(get_db().session, campaign.id)
+    rows = _rows(exports.reply_rows, campaign.id)
     return _response(f"replies-{campaign.id}.csv", exports.REPLY_COLUMNS, rows)
 
 
@@ -95,5 +107,5 @@ def supporters_csv(campaign_id: int) -> ResponseReturnValue:
         detail=f"campaign {campaign.id}: signatures as CSV",
     )
     session.commit()
-    rows = exports.supporter_rows(session, campaign.id)
+    rows = _rows(exports.supporter_rows, campaign.id)
     return _response(f"supporters-{campaign.id}.csv", exports.SUPPORTER_COLUMNS, rows)
