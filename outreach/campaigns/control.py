@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
@@ -191,3 +192,108 @@ def progress(session: Session, campaign_id: int, *, now: datetime | None = None)
         now + timedelta(minutes=remaining / per_minute) if remaining and per_minute else None
     )
     return Progress(counts, total, done, recent, per_minute, remaining, finish_at)
+
+
+# --- retrying failed letters (staff's bulk action in the delivery table) -------------------------
+@dataclass(frozen=True)
+class RetryResult:
+    queued: int  # failed letters queued again (and enqueued)
+    skipped: int  # named but left alone: not failed, part of a joint message not retried whole,
+    #               or an official who can no longer be written to
+
+
+def retry_failed(
+    session: Session, campaign_id: int, ids: list[int], *, actor: str, batch_size: int
+) -> RetryResult:
+    """Send failed letters again, after staff fixed what made them fail (an address, a relay).
+
+    `failed` → `queued` is the state machine's one way out of `failed` (states.ALLOWED), done as
+    a compare-and-set with one event each, then enqueued after commit. Each letter goes to the
+    official's address as the directory holds it now (the event says so when it changed), with
+    its attempts counted afresh. Left alone: letters that are not failed; an official who is
+    no longer sendable (inactive, do-not-contact, in review, no valid address); a member of a
+    joint message unless every member of that message is failed and named (the message is one
+    SMTP transaction: part of it cannot be sent again alone). A finished drive is sending again
+    while its retried letters go out; a paused one must be resumed first, a cancelled one stays
+    cancelled.
+    """
+    from contacts.audience import sendable_condition
+    from contacts.models import Contact
+    from outreach.campaigns.states import check_transition
+
+    check_transition(S.FAILED, S.QUEUED)
+    campaign = _campaign(session, campaign_id)
+    if campaign.status not in (CampaignStatus.SENDING, CampaignStatus.FINISHED):
+        raise ControlError(
+            f"failed letters are retried in a sending or finished drive; this one is "
+            f"{campaign.status}" + (" (resume it first)" if campaign.status == "paused" else "")
+        )
+    wanted = sorted(set(ids))
+    rows: list[Any] = []
+    for start in range(0, len(wanted), 500):
+        rows += session.execute(
+            select(
+                Delivery.id,
+                Delivery.group_key,
+                Delivery.email,
+                Contact.email,
+                sendable_condition(),
+            )
+            .join(Contact, Contact.id == Delivery.contact_id)
+            .where(
+                Delivery.campaign_id == campaign_id,
+                Delivery.id.in_(wanted[start : start + 500]),
+                Delivery.state == S.FAILED.value,
+            )
+        ).all()
+    named = {r[0] for r in rows}
+    keys = {r[1] for r in rows if r[1]}
+    whole: set[str] = set()
+    for key in keys:
+        members = session.execute(
+            select(Delivery.id, Delivery.state).where(
+                Delivery.campaign_id == campaign_id, Delivery.group_key == key
+            )
+        ).all()
+        if all(state == S.FAILED.value and i in named for i, state in members):
+            whole.add(key)
+    chosen = [r for r in rows if r[4] and (not r[1] or r[1] in whole)]
+    now = utcnow()
+    moved: list[int] = []
+    ids_chosen = [r[0] for r in chosen]
+    for start in range(0, len(ids_chosen), 500):
+        moved += session.scalars(
+            update(Delivery)
+            .where(
+                Delivery.id.in_(ids_chosen[start : start + 500]), Delivery.state == S.FAILED.value
+            )
+            .values(
+                state=S.QUEUED.value,
+                attempts=0,
+                abandoned_claims=0,
+                next_attempt_at=None,
+                claim_token=None,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+            .returning(Delivery.id)
+        )
+    done = set(moved)
+    events = []
+    for delivery_id, _key, old, new, _ok in chosen:
+        if delivery_id not in done:
+            continue
+        detail = "retried by staff"
+        if new and new != old:
+            session.execute(update(Delivery).where(Delivery.id == delivery_id).values(email=new))
+            detail += f" (address now {new}, was {old})"
+        events.append(
+            {"delivery_id": delivery_id, "at": now, "from_state": S.FAILED.value,
+             "to_state": S.QUEUED.value, "actor": actor, "detail": detail}
+        )  # fmt: skip
+    if events:
+        session.execute(insert(DeliveryEvent), events)
+        if campaign.status == CampaignStatus.FINISHED:
+            campaign.status = CampaignStatus.SENDING.value
+        enqueue_deliveries(session, sorted(done), batch_size)
+    return RetryResult(queued=len(done), skipped=len(wanted) - len(done))

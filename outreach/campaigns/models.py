@@ -160,6 +160,17 @@ class Delivery(Base):
         # other campaign's letters). Admin pages bench, issue 8.
         Index("ix_deliveries_contact_id", "contact_id"),
         Index("ix_deliveries_campaign_id_id", "campaign_id", "id"),
+        # The pictures and the dashboard (outreach.reports) read these from the index alone.
+        Index(
+            "ix_deliveries_campaign_timeline",
+            "campaign_id",
+            "state",
+            "created_at",
+            "sent_at",
+            "updated_at",
+            "contact_id",
+        ),
+        Index("ix_deliveries_updated_state_sent", "updated_at", "state", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -12,6 +12,10 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from outreach.web.account import bp as account_bp
+    # The dashboard and a delivery's page are routes of the admin blueprint that these modules
+    # add when imported, before it is registered: their endpoints stay admin.dashboard and
+    # admin.delivery_detail.
+    from outreach.web import dashboard as _dashboard  # noqa: F401
     from outreach.web.admin import bp as admin_bp
     from outreach.web.approval_views import bp as approval_bp
     from outreach.web.audit_views import bp as audit_bp
@@ -19,9 +23,11 @@ def register_blueprints(app: Flask) -> None:
     from outreach.web.auth import bp as auth_bp
     from outreach.web.auth import init_console_guard
     from outreach.web.checks import bp as checks_bp
+    from outreach.web.deliveries import bp as deliveries_bp
     from outreach.web.devmail_views import bp as dev_bp
     from outreach.web.directory import bp as directory_bp
     from outreach.web.drive import bp as drive_bp
+    from outreach.web.exports import bp as exports_bp
     from outreach.web.health import bp as health_bp
     from outreach.web.imports import bp as imports_bp
     from outreach.web.inbound import bp as inbound_bp
@@ -31,6 +37,7 @@ def register_blueprints(app: Flask) -> None:
     from outreach.web.public_rights import unsubscribe_bp
     from outreach.web.replies import answer_bp as mep_reply_bp
     from outreach.web.replies import bp as replies_bp
+    from outreach.web.reports_views import bp as reports_bp
     from outreach.web.signatures import bp as signatures_bp
     from outreach.web.tokens import bp as tokens_bp
     from outreach.web.users import bp as users_bp
@@ -41,6 +48,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(checks_bp)
     app.register_blueprint(dev_bp)
     app.register_blueprint(drive_bp)
+    app.register_blueprint(deliveries_bp)
+    app.register_blueprint(exports_bp)
+    app.register_blueprint(reports_bp)
     app.register_blueprint(directory_bp)
     app.register_blueprint(imports_bp)
     app.register_blueprint(signatures_bp)

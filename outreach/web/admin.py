@@ -1,4 +1,5 @@
-"""The admin console: dashboard, directory, campaigns and their deliveries."""
+"""The admin console: campaigns and their deliveries (the dashboard is outreach.web.dashboard,
+the delivery table and a delivery's page outreach.web.deliveries)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from outreach.campaigns.letters import (
     remove_variant,
     set_variant,
 )
-from outreach.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryEvent
+from outreach.campaigns.models import Campaign, CampaignStatus, Delivery
 from outreach.campaigns.schedule import ScheduleError, schedule, unschedule
 from outreach.campaigns.states import DeliveryState
 from outreach.campaigns.testsend import send_test
@@ -55,17 +56,6 @@ EDITORS = (Role.ADMIN, Role.CAMPAIGNER)
 
 def _page() -> int:
     return max(1, request.args.get("page", 1, type=int) or 1)
-
-
-@bp.get("/")
-def dashboard() -> ResponseReturnValue:
-    session = get_db().session
-    campaigns = list(session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(50)))
-    counts = services.state_counts(session, [c.id for c in campaigns])
-    contact_total = session.scalar(select(func.count()).select_from(Contact)) or 0
-    return render_template(
-        "admin/dashboard.html", campaigns=campaigns, counts=counts, contact_total=contact_total
-    )
 
 
 # --- campaigns -----------------------------------------------------------------------------------
@@ -748,17 +738,3 @@ def resolve_uncertain(campaign_id: int) -> ResponseReturnValue:
     flash(f"{changed} letter{'s' if changed != 1 else ''} {verb}.", "success")
     target = request.form.get("next") or url_for("admin.campaign_detail", campaign_id=campaign_id)
     return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
-
-
-@bp.get("/deliveries/<int:delivery_id>")
-def delivery_detail(delivery_id: int) -> ResponseReturnValue:
-    session = get_db().session
-    delivery = session.get(Delivery, delivery_id) or abort(404)
-    events = list(
-        session.scalars(
-            select(DeliveryEvent)
-            .where(DeliveryEvent.delivery_id == delivery.id)
-            .order_by(DeliveryEvent.id)
-        )
-    )
-    return render_template("admin/delivery.html", delivery=delivery, events=events)
