@@ -11,11 +11,11 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from outreach.web.account import bp as account_bp
     # The dashboard and a delivery's page are routes of the admin blueprint that these modules
     # add when imported, before it is registered: their endpoints stay admin.dashboard and
     # admin.delivery_detail.
     from outreach.web import dashboard as _dashboard  # noqa: F401
+    from outreach.web.account import bp as account_bp
     from outreach.web.admin import bp as admin_bp
     from outreach.web.approval_views import bp as approval_bp
     from outreach.web.audit_views import bp as audit_bp
