@@ -52,6 +52,10 @@ NOT_PAGES: dict[str, str] = {
     "api_reference.init_js": "Swagger UI's start-up script",
     "admin.campaign_preview_pick": "the preview picker's target: redirects to admin.campaign_preview",
     "audit.audit_csv": "a CSV download of the audit log",
+    "admin.dashboard_drives": "JSON for dashboard.js",
+    "exports.deliveries_csv": "a CSV download",
+    "exports.replies_csv": "a CSV download",
+    "exports.supporters_csv": "a CSV download",
 }
 # The JSON API's resources (token-authenticated JSON, never pages).
 NOT_PAGE_PREFIXES = ("api_audiences.", "api_campaigns.", "api_contacts.", "api_deliveries.",

@@ -41,7 +41,8 @@ PUBLIC_ENDPOINTS = {
     "api_reference.asset",
 }
 TOKEN_ENDPOINT_PREFIXES = ("api_contacts.", "api_audiences.", "api_campaigns.", "api_deliveries.",
-                           "api_replies.", "api_signatures.")  # fmt: skip
+                           "api_imports.", "api_letters.", "api_replies.", "api_signatures.",
+                           "api_webhooks.")  # fmt: skip
 
 
 def _concrete_url(rule: str) -> str:
