@@ -16,8 +16,8 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import bindparam, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import load_only
 from werkzeug.wrappers import Response
 
