@@ -27,18 +27,15 @@ talks to 127.0.0.1 only, the loops are bounded, and gunicorn and Redis are stopp
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import http.client
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -47,15 +44,12 @@ from sqlalchemy import Table, func, insert, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
-    descendants,
     exit_cleanly_on_signals,
-    free_port,
+    gunicorn,
     insert_officials,
     private_redis,
     report,
     scratch_postgres,
-    stop_process,
-    wait_for_port,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -228,28 +222,6 @@ def urls(app: Any, ids: dict[str, Any]) -> list[tuple[str, str]]:
     return [(p.endpoint, p.url) for p in pages if p.endpoint not in skip]
 
 
-@contextlib.contextmanager
-def gunicorn(env: dict[str, str], folder: Path) -> Iterator[int]:
-    """`gunicorn --workers 2` serving the app on a free loopback port; stopped by pid."""
-    port = free_port()
-    log = (folder / f"gunicorn-{port}.log").open("wb")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind",
-         f"127.0.0.1:{port}", "--pythonpath", str(ROOT), "outreach:create_app()"],
-        env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        cwd=ROOT,
-    )  # fmt: skip
-    children: list[int] = []
-    try:
-        wait_for_port(port, timeout=60)
-        time.sleep(1.0)  # both workers booted
-        children = descendants(proc.pid)
-        yield port
-    finally:
-        stop_process(proc, children)
-        log.close()
-
-
 class Client:
     """One keep-alive HTTP connection to 127.0.0.1 that keeps the session cookie (stdlib only)."""
 
@@ -341,7 +313,7 @@ def bench_backend(label: str, database_url: str, args: argparse.Namespace, folde
                     )
             get_db().dispose()
         print(f"{label}: seeded in {time.perf_counter() - start:.0f} s; {len(pages)} pages")
-        with gunicorn(env, folder) as port:
+        with gunicorn("outreach:create_app()", env, folder) as port:
             times = measure(port, pages, args.requests)
     slow = 0
     print(f"\n{label}: {args.requests} requests per page, milliseconds")

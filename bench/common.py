@@ -327,3 +327,27 @@ def scratch_postgres(url: str) -> Iterator[str]:
         # FORCE: a connection the benchmark left open (a pool not yet disposed) must not block it.
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def gunicorn(app_spec: str, env: dict[str, str], folder: Path) -> Iterator[int]:
+    """`gunicorn --workers 2` (sync workers: 2 cores) serving `app_spec` on a free loopback port,
+    with bench/ importable (a benchmark's own baseline app); stopped by pid."""
+    port = free_port()
+    log = (folder / f"gunicorn-{port}.log").open("wb")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind",
+         f"127.0.0.1:{port}", "--chdir", str(ROOT / "bench"), "--pythonpath", str(ROOT),
+         app_spec],
+        env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+    )  # fmt: skip
+    children: list[int] = []
+    try:
+        wait_for_port(port, timeout=60)
+        time.sleep(1.0)  # both workers booted
+        children = descendants(proc.pid)
+        yield port
+    finally:
+        stop_process(proc, children)
+        log.close()

@@ -25,18 +25,15 @@ latency, and the rows counted in the database afterwards (none may be lost: ever
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import os
 import re
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
@@ -49,14 +46,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
-    descendants,
     exit_cleanly_on_signals,
-    free_port,
+    gunicorn,
     private_redis,
     report,
     scratch_postgres,
-    stop_process,
-    wait_for_port,
 )
 
 CLIENTS = 4
@@ -114,29 +108,6 @@ class Run:
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000 if ordered else 0.0
-
-
-@contextlib.contextmanager
-def gunicorn(app_spec: str, env: dict[str, str], folder: Path) -> Iterator[int]:
-    """`gunicorn --workers 2` serving `app_spec` on a free loopback port; stopped by pid."""
-    port = free_port()
-    log = (folder / f"gunicorn-{port}.log").open("wb")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind",
-         f"127.0.0.1:{port}", "--chdir", str(ROOT / "bench"), "--pythonpath", str(ROOT),
-         app_spec],
-        env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        cwd=ROOT,
-    )  # fmt: skip
-    children: list[int] = []
-    try:
-        wait_for_port(port, timeout=60)
-        time.sleep(1.0)  # both workers booted
-        children = descendants(proc.pid)
-        yield port
-    finally:
-        stop_process(proc, children)
-        log.close()
 
 
 def load(port: int, path: str, bodies: list[str], token_path: str | None) -> Run:

@@ -3,7 +3,7 @@
 The same pass launches the drives scheduled for a moment that has come
 (outreach.campaigns.schedule.launch_due), through the service behind the console's launch button.
 
-Every worker process starts a timer thread; each tick, the one that wins a Redis lock (SET NX with
+Every worker process starts a timer thread (workers/timer.py); each tick, the one that wins a Redis lock (SET NX with
 an expiry of one interval) enqueues a `reconcile` job, so however many workers run, the
 reconciler runs about once per interval. The actor itself is idempotent (see
 outreach.campaigns.reconcile).
@@ -12,11 +12,9 @@ outreach.campaigns.reconcile).
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 import dramatiq
-import redis
 from flask import Flask
 
 from outreach.api.webhooks import sweep as sweep_webhooks
@@ -25,48 +23,15 @@ from outreach.campaigns.schedule import launch_due
 from outreach.db import Database
 from outreach.followups.followup import launch_due_followups
 from outreach.followups.mep_question import sweep_questions
-from outreach.jobs import PROCESS_INBOUND, RECONCILE, broker_dispatcher, defer
+from outreach.jobs import PROCESS_INBOUND, RECONCILE, defer
 from outreach.settings import Settings
 from outreach.supporters.rights import purge_unconfirmed
 from outreach.supporters.sweep import sweep_signatures
 from outreach.tracking.intake import stale_inbound_ids
+from workers.timer import LockedTimer
 
 log = logging.getLogger(__name__)
 LOCK_KEY = "outreach:reconcile-lock"
-
-
-class ReconcileTimer(dramatiq.Middleware):
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        if self.settings.reconcile_interval <= 0:
-            return
-        self._thread = threading.Thread(
-            target=self._run, args=(broker,), name="reconcile-timer", daemon=True
-        )
-        self._thread.start()
-
-    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def _run(self, broker: dramatiq.Broker) -> None:
-        interval = self.settings.reconcile_interval
-        dispatch = broker_dispatcher(broker)
-        client = redis.Redis.from_url(self.settings.effective_redis_url)
-        try:
-            while not self._stop.wait(interval):
-                try:
-                    if client.set(LOCK_KEY, "1", nx=True, ex=interval):
-                        dispatch(RECONCILE, ())
-                except redis.RedisError:
-                    log.warning("reconcile timer: Redis unavailable; will try again")
-        finally:
-            client.close()
 
 
 def sweep_followups(db: Database, settings: Settings) -> None:
@@ -85,7 +50,9 @@ def sweep_followups(db: Database, settings: Settings) -> None:
 def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, Any]:
     settings: Settings = app.config["OUTREACH"]
     db: Database = app.extensions["outreach.db"]
-    broker.add_middleware(ReconcileTimer(settings))
+    broker.add_middleware(
+        LockedTimer(settings.effective_redis_url, settings.reconcile_interval, LOCK_KEY, RECONCILE)
+    )
 
     def reconcile_actor() -> None:
         with db.transaction() as session:
