@@ -7,16 +7,21 @@ as problem details; the EP's own XML export; re-planning with a column mapping; 
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from contacts.base import utcnow
 from contacts.models import Contact, ImportRun
-from outreach.api.import_jobs import INLINE_MAX_BYTES
+from outreach.api.import_jobs import INLINE_MAX_BYTES, STUCK_NOTE, recover_lost, request_apply
+from outreach.api.models import ImportJob
 from outreach.extensions import get_db
+from outreach.jobs import IMPORT_JOB, defer
 from tests.api_support import bearer, token_for
 from tests.conftest import running_worker, wait_for
 
@@ -237,3 +242,68 @@ def test_a_large_file_is_planned_and_applied_by_the_worker_with_progress(
     page = client.get(f"/api/v1/imports/{job_id}/rows?limit=200", headers=headers).get_json()
     assert len(page["items"]) == 200
     assert page["next_cursor"]
+
+
+def _job_row(app: Flask, job_id: int) -> tuple[str, str | None]:
+    with app.app_context():
+        job = get_db().session.get(ImportJob, job_id)
+        assert job is not None
+        return job.state, job.note
+
+
+def test_a_job_whose_message_or_worker_was_lost_is_queued_again_by_the_reconciler(
+    app: Flask, client: FlaskClient
+) -> None:
+    """A large file's job whose message is lost (Redis flushed after the upload) stays queued
+    until the reconciler's pass, ten minutes on, sends it again; a real worker then plans it. A
+    job left `planning` by a dead worker goes back to queued, with a note, only once its silence
+    is longer than the worker's time limit; one waiting a shorter time is left alone."""
+    headers = bearer(token_for(app))
+    resp = _upload(client, headers, _large_csv(6000), "big.csv")
+    assert resp.status_code == 202
+    job_id = resp.get_json()["id"]
+    with redis.Redis.from_url(app.config["OUTREACH"].effective_redis_url) as queue:
+        queue.flushdb()  # the message is lost
+    with app.app_context(), get_db().transaction() as session:
+        assert recover_lost(session, now=utcnow() + timedelta(minutes=5)) == []
+    with app.app_context(), get_db().transaction() as session:
+        assert recover_lost(session, now=utcnow() + timedelta(minutes=11)) == [job_id]
+    with running_worker(app):
+        wait_for(lambda: _job_row(app, job_id)[0] == "planned", timeout=120)
+
+    # A worker that died while planning: the row says `planning`, nothing writes progress.
+    with app.app_context(), get_db().transaction() as session:
+        session.execute(update(ImportJob).where(ImportJob.id == job_id).values(state="planning"))
+    with redis.Redis.from_url(app.config["OUTREACH"].effective_redis_url) as queue:
+        queue.flushdb()
+    with app.app_context(), get_db().transaction() as session:
+        assert recover_lost(session, now=utcnow() + timedelta(minutes=20)) == []
+    assert _job_row(app, job_id)[0] == "planning"
+    with app.app_context(), get_db().transaction() as session:
+        assert recover_lost(session, now=utcnow() + timedelta(minutes=36)) == [job_id]
+    assert _job_row(app, job_id) == ("queued", STUCK_NOTE)
+    with running_worker(app):
+        wait_for(lambda: _job_row(app, job_id)[0] == "planned", timeout=120)
+
+
+def test_an_apply_sent_twice_writes_the_contacts_once(app: Flask, client: FlaskClient) -> None:
+    """Two messages for one applying job (the reconciler sent it again while the first was
+    still waiting), taken by two worker threads at once: one import run, each contact once."""
+    headers = bearer(token_for(app))
+    resp = _upload(client, headers, _large_csv(3000), "big.csv")
+    job_id = resp.get_json()["id"]
+    with running_worker(app):
+        wait_for(lambda: _job_row(app, job_id)[0] == "planned", timeout=120)
+    digest = client.get(f"/api/v1/imports/{job_id}", headers=headers).get_json()["digest"]
+    with app.app_context(), get_db().transaction() as session:
+        assert request_apply(session, job_id, digest)
+        defer(session, IMPORT_JOB, job_id)
+        defer(session, IMPORT_JOB, job_id)
+    with running_worker(app, threads=2) as worker:
+        wait_for(lambda: _job_row(app, job_id)[0] == "applied", timeout=120)
+        worker.join()  # both messages handled: the second found the job applied
+    with app.app_context():
+        session = get_db().session
+        assert session.scalar(select(func.count(ImportRun.id))) == 1
+        assert session.scalar(select(func.count(Contact.id))) == 3000
+        assert session.scalar(select(func.count(func.distinct(Contact.email)))) == 3000

@@ -9,7 +9,7 @@ from typing import Any
 import dramatiq
 from flask import Flask
 
-from outreach.api.import_jobs import run
+from outreach.api.import_jobs import WORKER_TIME_LIMIT, run
 from outreach.db import Database
 from outreach.jobs import IMPORT_JOB
 
@@ -27,6 +27,8 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, Any]:
         # A failure is recorded on the job (a file that cannot be read is `failed`); an
         # exception here is a bug or a lost database, which a retry would not mend.
         max_retries=0,
-        time_limit=30 * 60 * 1000,  # a 20 MB file of 100,000 officials, on a slow machine
+        # A 20 MB file of 100,000 officials, on a slow machine. The reconciler counts a job
+        # silent for longer than this as lost (outreach.api.import_jobs.recover_lost).
+        time_limit=int(WORKER_TIME_LIMIT.total_seconds() * 1000),
     )(import_job)
     return {IMPORT_JOB.actor_name: actor}

@@ -17,6 +17,7 @@ from typing import Any
 import dramatiq
 from flask import Flask
 
+from outreach.api.import_jobs import recover_lost as recover_import_jobs
 from outreach.api.webhooks import sweep as sweep_webhooks
 from outreach.campaigns.reconcile import reconcile
 from outreach.campaigns.schedule import launch_due
@@ -63,6 +64,10 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, Any]:
                 defer(session, PROCESS_INBOUND, message_id)
             # Outgoing webhooks emitted where no job could be deferred, or whose job was lost.
             hooks = sweep_webhooks(session)
+            # The API's import jobs whose message or worker was lost.
+            imports = recover_import_jobs(session)
+        if imports:
+            log.info("reconciler: import job(s) %s queued again", imports)
         if stale:
             log.info("reconciler: %d inbound message(s) enqueued again", len(stale))
         if hooks:

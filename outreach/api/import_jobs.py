@@ -14,6 +14,12 @@ rejected (rejected rows are for a person to read: the job stays `planned` with a
 
 Every step moves the state with a compare-and-set (UPDATE ... WHERE state = ...), so two requests
 or a request and a worker never apply a job twice.
+
+A job whose queue message was lost (Redis restarted between the commit and the worker) or whose
+worker died mid-way is found by the reconciler (`recover_lost`): queued or applying with no change
+for LOST_AFTER, or planning or applying with no change for STUCK_AFTER (longer than the actor's
+time limit, so a live worker is never second-guessed). Its message is sent again; a duplicate does
+nothing, since each step starts with a compare-and-set or, for applying, a row lock.
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from contacts.base import utcnow
@@ -45,6 +52,14 @@ CHANGED_NOTE = (
     "The directory changed since this plan was made: nothing was written. Review the new plan "
     "and apply its digest."
 )
+
+# A queued job untouched this long lost its message: the worker takes a job within seconds.
+# Planning writes its progress every PROGRESS_EVERY_SECONDS, applying writes nothing until it
+# commits: for those, silence longer than the actor's time limit means the worker is gone.
+LOST_AFTER = timedelta(minutes=10)
+STUCK_AFTER = timedelta(minutes=35)
+WORKER_TIME_LIMIT = timedelta(minutes=30)
+STUCK_NOTE = "The worker planning this file stopped; it was queued again."
 
 Transaction = Callable[[], AbstractContextManager[Session]]
 
@@ -101,6 +116,46 @@ def needs_worker(job: ImportJob) -> bool:
 def queue(session: Session, job: ImportJob) -> None:
     """Hand the job to the worker, after the caller's commit."""
     defer(session, IMPORT_JOB, job.id)
+
+
+def recover_lost(session: Session, now: datetime | None = None, limit: int = 100) -> list[int]:
+    """Jobs whose message or worker was lost, made ready again and queued after the caller's
+    commit (the reconciler's pass); their ids."""
+    now = now or utcnow()
+    working = (State.PLANNING.value, State.APPLYING.value)
+    rows = session.execute(
+        select(ImportJob.id, ImportJob.state)
+        .where(
+            or_(
+                (ImportJob.state == State.QUEUED.value) & (ImportJob.updated_at < now - LOST_AFTER),
+                ImportJob.state.in_(working) & (ImportJob.updated_at < now - STUCK_AFTER),
+            )
+        )
+        .order_by(ImportJob.id)
+        .limit(limit)
+    ).all()
+    recovered = []
+    for job_id, state in rows:
+        if state == State.PLANNING.value:
+            # Only if no progress was written since it was read (compare-and-set on the time).
+            moved = session.execute(
+                update(ImportJob)
+                .where(
+                    ImportJob.id == job_id,
+                    ImportJob.state == State.PLANNING.value,
+                    ImportJob.updated_at < now - STUCK_AFTER,
+                )
+                .values(state=State.QUEUED.value, note=STUCK_NOTE, updated_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
+            if not moved:
+                continue
+        else:
+            # Touched, so the next pass waits LOST_AFTER again before sending another message.
+            _move(session, job_id, (State(state),))
+        defer(session, IMPORT_JOB, job_id)
+        recovered.append(job_id)
+    return recovered
 
 
 def _move(session: Session, job_id: int, from_states: Iterable[State], **values: Any) -> bool:
@@ -262,8 +317,13 @@ def _plan(transaction: Transaction, job_id: int) -> None:
 def _apply(transaction: Transaction, job_id: int) -> None:
     """Plan again and write, in one transaction, if the plan is still the reviewed one."""
     with transaction() as session:
+        # First, a write on the job's row: it holds the row (PostgreSQL) or the database (SQLite)
+        # until this transaction ends, so a second message for the same job (sent again by the
+        # reconciler) waits here and then finds the job applied.
+        if not _move(session, job_id, (State.APPLYING,)):
+            return
         job = session.get(ImportJob, job_id)
-        if job is None or job.state != State.APPLYING.value:
+        if job is None:
             return
         try:
             parsed = _parse(job, None)
