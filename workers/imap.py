@@ -17,7 +17,7 @@ from flask import Flask
 from outreach.db import Database
 from outreach.settings import Settings
 from outreach.tracking.imap import POLL_IMAP, POLL_LOCK_KEY, ImapConfig, ImapError, poll
-from workers.timer import LockedTimer
+from workers.timer import every
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +27,7 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, Any]:
     db: Database = app.extensions["outreach.db"]
     # The timer runs only where a mailbox is configured (an interval of 0 turns it off).
     interval = settings.imap_interval if settings.imap_host else 0
-    broker.add_middleware(
-        LockedTimer(settings.effective_redis_url, interval, POLL_LOCK_KEY, POLL_IMAP)
-    )
+    every(broker, settings.effective_redis_url, interval, POLL_LOCK_KEY, POLL_IMAP)
 
     def poll_imap_actor() -> None:
         try:

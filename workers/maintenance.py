@@ -29,7 +29,7 @@ from outreach.settings import Settings
 from outreach.supporters.rights import purge_unconfirmed
 from outreach.supporters.sweep import sweep_signatures
 from outreach.tracking.intake import stale_inbound_ids
-from workers.timer import LockedTimer
+from workers.timer import every
 
 log = logging.getLogger(__name__)
 LOCK_KEY = "outreach:reconcile-lock"
@@ -51,9 +51,7 @@ def sweep_followups(db: Database, settings: Settings) -> None:
 def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, Any]:
     settings: Settings = app.config["OUTREACH"]
     db: Database = app.extensions["outreach.db"]
-    broker.add_middleware(
-        LockedTimer(settings.effective_redis_url, settings.reconcile_interval, LOCK_KEY, RECONCILE)
-    )
+    every(broker, settings.effective_redis_url, settings.reconcile_interval, LOCK_KEY, RECONCILE)
 
     def reconcile_actor() -> None:
         with db.transaction() as session:
