@@ -129,6 +129,8 @@ def test_a_whole_drive_from_sign_in_to_the_first_reply(
     page.get_by_label("Subject", exact=True).fill(SUBJECT_EN)
     page.get_by_label("Letter", exact=True).fill(BODY_EN)
     page.get_by_label("Audience", exact=True).fill('list:"Malta and Luxembourg"')
+    # The live count follows what was typed (12 officials), not the whole directory.
+    expect(page.locator("#audience-live")).to_contain_text("12 officials will receive the letter")
     steps.shot("letter-written")
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_role("status")).to_contain_text("saved as a draft")
