@@ -6,7 +6,11 @@ running the app's actors, and a real SMTP server (aiosmtpd) that writes what it 
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from contacts.address import salutation
@@ -32,10 +36,11 @@ The coalition
 
 
 def test_launch_to_50_meps_sends_exactly_one_personalised_message_to_each(
-    app: Flask, smtp_server: CaptureServer, worker: object
+    app: Flask, smtp_server: CaptureServer, worker: object, login: Callable[..., FlaskClient]
 ) -> None:
     """When a campaign to 50 imported MEPs is launched, the SMTP server receives exactly 50 messages,
-    one per address, each greeting its own recipient by name, and all 50 deliveries end `sent`."""
+    one per address, each greeting its own recipient by name, and all 50 deliveries end `sent`; a
+    letter's history says which worker process sent it."""
     with app.app_context():
         db = get_db()
         with db.transaction() as session:
@@ -111,6 +116,8 @@ def test_launch_to_50_meps_sends_exactly_one_personalised_message_to_each(
     assert all(states == ["queued", "sending", "sent"] for states in history.values())
     assert len(history) == 50
     assert status == "finished"
+    page = login("viewer").get(f"/deliveries/{deliveries[0].id}").get_data(as_text=True)
+    assert f"worker (process {os.getpid()})" in page  # the test's in-process worker
 
 
 def test_a_batch_delivered_twice_sends_nothing_twice(

@@ -26,7 +26,24 @@ def _timestamp(value: float | None) -> str:
     return _datetime(datetime.fromtimestamp(value, UTC))
 
 
+def who(actor: str | None) -> str:
+    """Who made a change, as staff read it: the recorded actor is for machines ("user:3 a@b.org",
+    "worker:<pid>:<thread>", "inbound:<message id>"); pages show the person, the worker process
+    or the message (the raw value stays in the page's title attribute)."""
+    if not actor:
+        return "—"
+    kind, _, rest = actor.partition(":")
+    if kind == "user" and " " in rest:
+        return rest.split(" ", 1)[1]
+    if kind == "worker" and rest:
+        return f"worker (process {rest.split(':', 1)[0]})"
+    if kind == "inbound" and rest.isdigit():
+        return f"inbound message {rest}"
+    return actor
+
+
 def register_filters(app: Flask) -> None:
+    app.jinja_env.filters["who"] = who
     app.jinja_env.filters["timestamp"] = _timestamp
     app.jinja_env.filters["dt"] = _datetime
     app.jinja_env.filters["country_name"] = country_name
