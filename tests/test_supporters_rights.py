@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import re
+import smtplib
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -242,3 +243,61 @@ def test_the_maintenance_pass_runs_the_purge(app: Flask) -> None:
     with app.app_context():
         left = get_db().session.scalars(select(Signature.email)).all()
     assert left == ["new@example.org"]  # the 31-day-old pending one went, the 2-day-old stays
+
+
+def _mail_to_us(server: CaptureServer, sender: str, to: str, subject: str, text: str) -> None:
+    raw = (
+        f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n"
+        f"Message-ID: <{subject.replace(' ', '-')}@example.net>\r\n\r\n{text}\r\n"
+    )
+    with smtplib.SMTP("127.0.0.1", server.port) as client:
+        client.sendmail(sender, [to], raw.encode())
+
+
+def test_export_and_erasure_cover_the_mail_received_from_the_supporter(
+    app: Flask, login: object, smtp_server: CaptureServer
+) -> None:
+    """Mail from the supporter reaches the pipeline through the SMTP server and a real worker:
+    one to their unsubscribe address, one unmatched to the reply address. The export lists both
+    (and not a stranger's mail); erasure deletes both, keeps the stranger's, and the audit event
+    names the deleted messages by id only."""
+    from outreach.mail.identity import MessageIdentity
+    from outreach.tracking.intake import intake_for_app
+    from outreach.tracking.models import InboundMessage
+
+    campaign_id = public_campaign(app)
+    signature_id = signed(app, campaign_id)
+    smtp_server.handler.inbound = intake_for_app(app)
+    identity = MessageIdentity.from_settings(app.config["OUTREACH"])
+    unsubscribe = identity.unsubscribe_for(signature_id).mailto
+    replies = "replies@localhost"  # the reply address of the tests' settings
+    _mail_to_us(smtp_server, "Ana <ana@example.org>", unsubscribe, "stop please", "Stop.")
+    _mail_to_us(smtp_server, "ana@example.org", replies, "my question", "Who reads this?")
+    _mail_to_us(smtp_server, "stranger@example.net", replies, "other question", "Hello?")
+
+    def processed() -> list[InboundMessage]:
+        with app.app_context():
+            return list(
+                get_db().session.scalars(select(InboundMessage).order_by(InboundMessage.id))
+            )
+
+    with running_worker(app):
+        wait_for(lambda: [m.state for m in processed()] == ["processed", "unmatched", "unmatched"])
+    staff = login("admin")  # type: ignore[operator]
+    data = json.loads(_data_request(staff, "json", "ana@example.org").get_data(as_text=True))  # type: ignore[attr-defined]
+    assert [(m["subject"], m["kind"]) for m in data["mail_received"]] == [
+        ("stop please", "unsubscribe"),
+        ("my question", "reply"),
+    ]
+    ana_mail = [m.id for m in processed()][:2]
+    _data_request(staff, "erase", "ana@example.org", confirm_erase="y")
+    assert [m.subject for m in processed()] == ["other question"]
+    assert _signature(app, signature_id) is None
+    with app.app_context():
+        event = (
+            get_db()
+            .session.scalars(select(AuditEvent).where(AuditEvent.action == "supporter erased"))
+            .one()
+        )
+    assert f"inbound messages {ana_mail[0]}, {ana_mail[1]} deleted" in (event.detail or "")
+    assert "ana" not in (event.detail or "").lower()

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from contacts.base import utcnow
@@ -33,6 +33,7 @@ from outreach.audit import record
 from outreach.campaigns.models import Campaign, Delivery, DeliveryEvent
 from outreach.campaigns.states import DeliveryState
 from outreach.supporters.models import PrivacyNotice, Signature, SignatureState
+from outreach.tracking.models import InboundMessage
 
 S = DeliveryState
 # Letters not yet on their way: cancelling them is safe (dispatch is a compare-and-set on queued).
@@ -122,11 +123,23 @@ def _signatures_of(session: Session, email: str) -> list[Signature]:
     )
 
 
+def _mail_from(session: Session, email: str, signature_ids: Sequence[int]) -> Any:
+    """The condition for inbound mail held about a supporter: matched to one of their signatures
+    (mail to their unsubscribe address), or from their address and matched to no letter to an
+    official (a letter's reply stays with the campaign's record of that letter)."""
+    return or_(
+        InboundMessage.supporter_id.in_(signature_ids),
+        (func.lower(InboundMessage.from_address) == email.strip().lower())
+        & InboundMessage.delivery_id.is_(None),
+    )
+
+
 def export_data(session: Session, email: str) -> dict[str, Any]:
     """Everything held about one address: each signature with its campaign, the privacy notice
-    it agreed to (the text), and its letters to MEPs."""
+    it agreed to (the text), and its letters to MEPs; the mail received from them."""
     rows = []
-    for sig in _signatures_of(session, email):
+    signatures = _signatures_of(session, email)
+    for sig in signatures:
         campaign = session.get(Campaign, sig.campaign_id)
         notice = session.get(PrivacyNotice, sig.privacy_notice_sha256)
         letters = session.scalars(
@@ -148,7 +161,22 @@ def export_data(session: Session, email: str) -> dict[str, Any]:
                 ],
             }
         )  # fmt: skip
-    return {"email": email.strip().lower(), "exported_at": utcnow().isoformat(), "signatures": rows}
+    mail = session.scalars(
+        select(InboundMessage)
+        .where(_mail_from(session, email, [sig.id for sig in signatures]))
+        .order_by(InboundMessage.id)
+    )
+    received = [
+        {"received_at": _plain(m.received_at), "from": m.from_address, "subject": m.subject,
+         "kind": m.kind, "text": m.reply_text}
+        for m in mail
+    ]  # fmt: skip
+    return {
+        "email": email.strip().lower(),
+        "exported_at": utcnow().isoformat(),
+        "signatures": rows,
+        "mail_received": received,
+    }
 
 
 def export_json(data: dict[str, Any]) -> str:
@@ -176,15 +204,28 @@ class Erasure:
     signatures: int
     letters_kept: int
     letters_cancelled: int
+    mail_deleted: int = 0
 
 
 def erase(session: Session, email: str, *, actor: str) -> Erasure:
-    """Delete every signature of this address (the caller commits). Sent letters stay, without
-    the supporter; the audit event says what was done by counts and ids of deleted rows only."""
+    """Delete every signature of this address and the mail received from it (the caller
+    commits). Sent letters stay, without the supporter; the audit event says what was done by
+    counts and ids of deleted rows only."""
     signatures = _signatures_of(session, email)
     ids = [s.id for s in signatures]
+    mail = sorted(  # DELETE … RETURNING gives no order
+        session.scalars(
+            delete(InboundMessage)
+            .where(_mail_from(session, email, ids))
+            .returning(InboundMessage.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if not ids:
-        return Erasure(0, 0, 0)
+        if mail:
+            record(session, actor=actor, action="supporter erased",
+                   detail=f"inbound messages {', '.join(map(str, mail))} deleted")  # fmt: skip
+        return Erasure(0, 0, 0, len(mail))
     cancelled = cancel_letters(
         session, ids, actor="staff", detail="the supporter's data was erased"
     )
@@ -196,13 +237,14 @@ def erase(session: Session, email: str, *, actor: str) -> Erasure:
     )
     session.execute(delete(Signature).where(Signature.id.in_(ids)))
     session.expunge_all()
-    result = Erasure(len(ids), kept, len(cancelled))
+    result = Erasure(len(ids), kept, len(cancelled), len(mail))
+    received = f"; inbound messages {', '.join(map(str, mail))} deleted" if mail else ""
     record(
         session,
         actor=actor,
         action="supporter erased",
         detail=f"signatures {', '.join(map(str, ids))} deleted; {result.letters_kept} letter(s) "
-        f"kept without the supporter, {result.letters_cancelled} unsent cancelled",
+        f"kept without the supporter, {result.letters_cancelled} unsent cancelled{received}",
     )
     return result
 

@@ -119,12 +119,13 @@ def supporter_data() -> ResponseReturnValue:
         return render_template("admin/supporter_data.html", form=form)
     done = rights.erase(session, email, actor=actor)
     session.commit()
-    if done.signatures:
+    if done.signatures or done.mail_deleted:
         flash(
-            f"Erased: {done.signatures} signature(s); {done.letters_cancelled} unsent letter(s) "
-            f"cancelled, {done.letters_kept} letter(s) kept without the supporter.",
+            f"Erased: {done.signatures} signature(s) and {done.mail_deleted} message(s) received "
+            f"from the supporter; {done.letters_cancelled} unsent letter(s) cancelled, "
+            f"{done.letters_kept} letter(s) kept without the supporter.",
             "success",
         )
     else:
-        flash("No signature is held for that address.", "info")
+        flash("Nothing is held for that address.", "info")
     return redirect(url_for("signatures.supporter_data"))
