@@ -258,7 +258,8 @@ def test_export_and_erasure_cover_the_mail_received_from_the_supporter(
     app: Flask, login: object, smtp_server: CaptureServer
 ) -> None:
     """Mail from the supporter reaches the pipeline through the SMTP server and a real worker:
-    one to their unsubscribe address, one unmatched to the reply address. The export lists both
+    one to their unsubscribe address (which unsubscribes them, as the one-click link does), one
+    unmatched to the reply address. The export lists both
     (and not a stranger's mail); erasure deletes both, keeps the stranger's, and the audit event
     names the deleted messages by id only."""
     from outreach.mail.identity import MessageIdentity
@@ -283,6 +284,10 @@ def test_export_and_erasure_cover_the_mail_received_from_the_supporter(
 
     with running_worker(app):
         wait_for(lambda: [m.state for m in processed()] == ["processed", "unmatched", "unmatched"])
+    # The mail to the unsubscribe address acts as the one-click link does.
+    supporter = _signature(app, signature_id)
+    assert supporter is not None
+    assert supporter.unsubscribed_at is not None
     staff = login("admin")  # type: ignore[operator]
     data = json.loads(_data_request(staff, "json", "ana@example.org").get_data(as_text=True))  # type: ignore[attr-defined]
     assert [(m["subject"], m["kind"]) for m in data["mail_received"]] == [

@@ -21,6 +21,7 @@ from contacts.base import utcnow
 from outreach.db import Database
 from outreach.mail.identity import MessageIdentity
 from outreach.settings import Settings
+from outreach.supporters.rights import unsubscribe
 from outreach.tracking.bounces import Failure
 from outreach.tracking.classify import Classification, classify
 from outreach.tracking.effects import apply_bounce, apply_reply
@@ -90,6 +91,9 @@ def process_inbound(
         )  # fmt: skip
     elif delivery is not None and kind == K.REPLY:
         apply_reply(session, delivery, actor=actor, now=now)
+    elif kind == K.UNSUBSCRIBE and match.supporter_id is not None:
+        # The mailto of List-Unsubscribe: the same effect as the one-click link.
+        unsubscribe(session, match.supporter_id, now=now)
 
     matched = delivery is not None or match.supporter_id is not None
     row.state = (InboundState.PROCESSED if matched else InboundState.UNMATCHED).value
