@@ -245,6 +245,13 @@ class Settings:
             "workers' periodic pass; 0: kept."
         ),
     )
+    audit_retention_days: int = field(
+        default=730,
+        metadata=_meta(
+            "Days after which events of the audit log are deleted by the workers' periodic pass "
+            "(in batches); 0: kept forever."
+        ),
+    )
     proxy_hops: int = field(
         default=0,
         metadata=_meta(

@@ -17,6 +17,7 @@ from typing import Any
 import dramatiq
 from flask import Flask
 
+from outreach import audit
 from outreach.api.webhooks import sweep as sweep_webhooks
 from outreach.campaigns.reconcile import reconcile
 from outreach.campaigns.schedule import launch_due
@@ -97,6 +98,11 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, Any]:
                 purged,
                 settings.signature_retention_days,
             )
+        # The audit log's retention period, in batches of rows (outreach.audit.prune).
+        pruned = audit.prune(db.transaction, days=settings.audit_retention_days)
+        if pruned:
+            log.info("audit log: %d event(s) older than %d days deleted", pruned,
+                     settings.audit_retention_days)  # fmt: skip
 
         sweep_followups(db, settings)
 
