@@ -39,9 +39,15 @@ def sweep_followups(db: Database, settings: Settings) -> None:
     """Scheduled follow-up letters whose day has come, and "did your MEP reply?" questions to
     supporters whose letters left OUTREACH_MEP_REPLY_QUESTION_DAYS ago (outreach.followups)."""
     with db.transaction() as session:
-        launched = launch_due_followups(session, batch_size=settings.send_batch_size)
+        launched = launch_due_followups(
+            session,
+            batch_size=settings.send_batch_size,
+            four_eyes_threshold=settings.four_eyes_threshold,
+        )
     if launched.launched:
         log.info("follow-ups launched: %s", launched.launched)
+    for followup_id, why in launched.refused.items():
+        log.warning("follow-up %s not launched: %s", followup_id, why)
     with db.transaction() as session:
         asked = sweep_questions(session, days=settings.mep_reply_question_days)
     if asked:
