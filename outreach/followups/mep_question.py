@@ -70,8 +70,11 @@ class AnswerTokens:
         return value[0], value[1]
 
 
-def answer_url(base_url: str, token: str) -> str:
-    return f"{base_url.rstrip('/')}/mep-reply/{token}"
+def answer_url(base_url: str, token: str, language: str = "en") -> str:
+    """The answer page's address; in the supporter's language (the page's ?lang= switch), so
+    the page and its button speak as the mail did whatever the browser prefers."""
+    url = f"{base_url.rstrip('/')}/mep-reply/{token}"
+    return url if language == "en" else f"{url}?lang={language}"
 
 
 def sweep_questions(session: Session, *, days: int, now: datetime | None = None) -> list[int]:
@@ -159,7 +162,9 @@ def build_question_mail(
         {
             "name": contact.display_name,
             "links": {
-                label: answer_url(identity.base_url, tokens.make(question.id, answer))
+                label: answer_url(
+                    identity.base_url, tokens.make(question.id, answer), signature.language
+                )
                 for answer, label in ANSWER_LABELS.items()
             },
         }
