@@ -298,8 +298,8 @@ class Settings:
     four_eyes_threshold: int = field(
         default=100,
         metadata=_meta(
-            "A launch to more recipients than this needs a second person's approval "
-            "(a campaigner or admin other than the launcher); 0: never."
+            "A launch, or a follow-up letter, to more recipients than this needs a second "
+            "person's approval (a campaigner or admin other than the one who asks); 0: never."
         ),
     )
     login_rate: str = field(

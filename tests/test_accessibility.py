@@ -88,6 +88,20 @@ def _account_link_tokens(session: Any) -> dict[str, str]:
     return tokens
 
 
+def _followup_waiting_for_approval(session: Any, drive_id: int) -> int:
+    from outreach.accounts.services import create_user
+    from outreach.campaigns.approval import LaunchPlan, request_approval
+    from outreach.followups.followup import fingerprint
+
+    colleague = create_user(session, "colleague@example.org", ADMIN[1], "campaigner")
+    waiting = create_followup(
+        session, drive_id, subject="", body="{{ salutation }}\n\nA second reminder.",
+        days=14, min_days=1,
+    )  # fmt: skip
+    request_approval(session, waiting, colleague, LaunchPlan(6, fingerprint(waiting)))
+    return waiting.id
+
+
 def _seed(app: Flask, smtp: CaptureServer) -> tuple[dict[str, list[Any]], dict[str, Any]]:
     """The data every page needs; the values of the URL parameters by name, and per endpoint."""
     from outreach.accounts.services import create_user
@@ -165,6 +179,9 @@ def _seed(app: Flask, smtp: CaptureServer) -> tuple[dict[str, list[Any]], dict[s
             session, ids["drive"], subject="", body="{{ salutation }}\n\nA reminder.",
             days=7, min_days=1,
         ).id  # fmt: skip
+        # A second follow-up waiting for a second person's approval (asked by a colleague, so
+        # the page shows the approve and withdraw buttons to the admin signed in).
+        waiting = _followup_waiting_for_approval(session, ids["drive"])
         reply = store_inbound(session, REPLY, via="smtp")
         question = MepReplyQuestion(delivery_id=delivery, signature_id=confirmed.id)
         session.add(question)
@@ -191,9 +208,9 @@ def _seed(app: Flask, smtp: CaptureServer) -> tuple[dict[str, list[Any]], dict[s
         "unsubscribe.unsubscribe": [{"token": unsubscribe}],
         "auth.accept_invite": [{"token": tokens["invite"]}],
         "auth.reset_password": [{"token": tokens["reset"]}],
-        "replies.followup": [{"followup_id": followup}],
+        "replies.followup": [{"followup_id": followup}, {"followup_id": waiting}],
         "replies.message": [{"message_id": reply}],
-        "mep_reply.answer": [{"token": answer}],
+        "mep_reply.answer": [{"token": answer}, {"token": answer, "lang": "fr"}],
         "checks.campaign_check": [{"campaign_id": ids["draft"]}],
         # The campaign page of a drive with a public page and signatures.
         "admin.campaign_detail": [{"campaign_id": i} for i in ids.values()],
