@@ -186,8 +186,8 @@ def test_a_supporter_is_asked_whether_their_mep_replied_and_the_answer_is_record
 def test_the_mep_reply_question_speaks_the_supporters_language(
     app: Flask, smtp_server: CaptureServer
 ) -> None:
-    """A supporter who signed in French gets the question mail in French (subject, text, answer
-    words) with links that open the answer page in French, whatever the browser asks for; its
+    """A supporter who signed in French gets the question mail in French (subject, text with the
+    day their letter left as French writes dates, answer words) with links that open the answer page in French, whatever the browser asks for; its
     button records the answer and says so in French. The same page in German (the language
     switch, ?lang=de) asks and thanks in German."""
     from outreach.supporters.models import Signature
@@ -217,7 +217,12 @@ def test_the_mep_reply_question_speaks_the_supporters_language(
     assert question.subject.startswith("Vos députés européens vous ont-ils répondu ?")
     assert question.envelope_to == ["lea@example.org"]
     text = question.body_text
-    assert "Il y a deux semaines, vous avez écrit à vos députés européens" in text
+    from babel.dates import format_date
+
+    with app.app_context():
+        sent_at = get_db().session.scalars(select(Delivery.sent_at)).one()
+    sent_on = format_date(sent_at, "long", locale="fr")  # the letter's day, "29 novembre 2026"
+    assert f"Le {sent_on}, vous avez écrit à vos députés européens" in text
     assert "Nous ne vous posons la question qu'une seule fois." in text
     assert "Did your MEP reply" not in text
     assert "Yes, they replied" not in text

@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from typing import Final
 
 from flask import render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, format_date
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -148,7 +148,7 @@ def build_question_mail(
     ):
         return None
     rows = session.execute(
-        select(MepReplyQuestion, Contact)
+        select(MepReplyQuestion, Contact, Delivery.sent_at)
         .join(Delivery, Delivery.id == MepReplyQuestion.delivery_id)
         .join(Contact, Contact.id == Delivery.contact_id)
         .where(MepReplyQuestion.signature_id == signature_id, MepReplyQuestion.asked_at.is_(None))
@@ -156,6 +156,9 @@ def build_question_mail(
     ).all()
     if not rows:
         return None
+    # The day their first letter left, named in the mail (in their language's words).
+    sent = [at for _q, _c, at in rows if at is not None]
+    first_sent = min(sent) if sent else utcnow()
     campaign = session.get(Campaign, signature.campaign_id)
     assert campaign is not None
     letters = [
@@ -168,10 +171,15 @@ def build_question_mail(
                 for answer, label in ANSWER_LABELS.items()
             },
         }
-        for question, contact in rows
+        for question, contact, _at in rows
     ]
-    context = {"signature": signature, "campaign": campaign, "letters": letters}
     with force_locale(signature.language):
+        context = {
+            "signature": signature,
+            "campaign": campaign,
+            "letters": letters,
+            "sent_on": format_date(first_sent, "long"),
+        }
         subject = render_template("emails/mep_reply_question/subject.txt", **context)
         text = render_template("emails/mep_reply_question/body.txt", **context)
     sender = campaign.mail_from or default_from
@@ -185,7 +193,7 @@ def build_question_mail(
         unsubscribe=identity.unsubscribe_for(signature.id),
         language=signature.language,
     )
-    return QuestionMail(message, signature.email, [q.id for q, _ in rows])
+    return QuestionMail(message, signature.email, [q.id for q, _c, _at in rows])
 
 
 def mark_asked(session: Session, question_ids: Sequence[int], now: datetime | None = None) -> None:
