@@ -9,13 +9,19 @@ Personal data of supporters never goes in: an erasure must be provable later, bu
 not bring back what was erased, so the detail holds counts and ids of rows that no longer exist,
 never an address or a name. The same holds for every other row: summaries name staff, campaigns
 and ids, not supporters (`outreach.web.audit_views` builds them for the console's requests).
+
+Rows older than OUTREACH_AUDIT_RETENTION_DAYS are deleted by the workers' periodic pass
+(`prune`), a batch of rows per transaction, so a first prune of years of rows never holds a long
+lock on the table the console writes to on every change.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import Index, String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from contacts.base import Base, utcnow
@@ -69,3 +75,34 @@ def record(
 def user_actor(user: object) -> str:
     """How a staff member is named in events: `user:<id> <email>` (as delivery events do)."""
     return f"user:{getattr(user, 'id', '?')} {getattr(user, 'email', '')}"[:100]
+
+
+def prune(
+    transaction: Callable[[], AbstractContextManager[Session]],
+    *,
+    days: int,
+    batch_size: int = 1000,
+    now: datetime | None = None,
+) -> int:
+    """Delete the events older than `days` (0: keep every event), `batch_size` rows per
+    transaction (`transaction` is `Database.transaction`); returns how many went."""
+    if days <= 0:
+        return 0
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    gone = 0
+    while True:
+        with transaction() as session:
+            # The oldest first, by id through the index on `at`; a batch at a time.
+            ids = list(
+                session.scalars(
+                    select(AuditEvent.id)
+                    .where(AuditEvent.at < cutoff)
+                    .order_by(AuditEvent.at)
+                    .limit(batch_size)
+                )
+            )
+            if ids:
+                session.execute(delete(AuditEvent).where(AuditEvent.id.in_(ids)))
+        gone += len(ids)
+        if len(ids) < batch_size:
+            return gone

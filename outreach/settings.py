@@ -245,6 +245,13 @@ class Settings:
             "workers' periodic pass; 0: kept."
         ),
     )
+    audit_retention_days: int = field(
+        default=730,
+        metadata=_meta(
+            "Days after which events of the audit log are deleted by the workers' periodic pass "
+            "(in batches); 0: kept forever."
+        ),
+    )
     proxy_hops: int = field(
         default=0,
         metadata=_meta(
@@ -291,8 +298,8 @@ class Settings:
     four_eyes_threshold: int = field(
         default=100,
         metadata=_meta(
-            "A launch to more recipients than this needs a second person's approval "
-            "(a campaigner or admin other than the launcher); 0: never."
+            "A launch, or a follow-up letter, to more recipients than this needs a second "
+            "person's approval (a campaigner or admin other than the one who asks); 0: never."
         ),
     )
     login_rate: str = field(

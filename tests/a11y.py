@@ -48,8 +48,6 @@ NOT_PAGES: dict[str, str] = {
     "drive.progress": "JSON for progress.js",
     "directory.audience_preview": "JSON for the audience builder's live count",
     "api-docs.openapi_json": "the OpenAPI document (JSON)",
-    "api_reference.asset": "Swagger UI's files",
-    "api_reference.init_js": "Swagger UI's start-up script",
     "admin.campaign_preview_pick": "the preview picker's target: redirects to admin.campaign_preview",
     "audit.audit_csv": "a CSV download of the audit log",
     "admin.dashboard_drives": "JSON for dashboard.js",

@@ -140,3 +140,54 @@ def test_the_second_factor_can_be_turned_off_with_password_and_code(
     assert ok.status_code == 302  # type: ignore[attr-defined]
     _client, resp = sign_in(app, "campaigner@example.org", "correct horse battery")
     assert resp.headers["Location"] == "/"  # type: ignore[attr-defined]
+
+
+def _stored_secret(app: Flask, email: str) -> str:
+    with app.app_context():
+        user = get_db().session.scalars(select(User).where(User.email == email)).one()
+        assert user.totp_secret is not None
+        return user.totp_secret
+
+
+def test_the_secret_is_stored_encrypted_and_sign_in_still_works(
+    app: Flask, login: Callable[..., FlaskClient]
+) -> None:
+    """The database holds a Fernet token, not the secret shown at enrolment (nor its bytes in any
+    encoding a dump would show); decrypted with the app's key it is that secret, and a code from
+    the app signs in through the second step."""
+    import base64
+
+    from outreach.accounts.totp import unseal
+
+    client = login("campaigner")
+    app_totp, _codes = enrol(client)
+    stored = _stored_secret(app, "campaigner@example.org")
+    assert app_totp.secret not in stored
+    assert base64.b32decode(app_totp.secret).hex() not in stored.lower()
+    assert stored.startswith("gAAAAA")  # a Fernet token (version byte 0x80, then a timestamp)
+    assert unseal(stored, app.config["OUTREACH"].secret_key) == app_totp.secret
+    assert unseal(stored, "some other key") is None
+
+    second, resp = sign_in(app, "campaigner@example.org", "correct horse battery")
+    assert resp.headers["Location"] == "/login/code"  # type: ignore[attr-defined]
+    ok = post(second, "/login/code", {"code": app_totp.at(time.time() + 30)}, page="/login/code")
+    assert ok.status_code == 302  # type: ignore[attr-defined]
+    assert "campaigner@example.org" in second.get("/").get_data(as_text=True)
+
+
+def test_a_new_secret_key_voids_codes_but_not_recovery_codes(
+    app: Flask, login: Callable[..., FlaskClient]
+) -> None:
+    """After OUTREACH_SECRET_KEY changes, the stored secret no longer decrypts: the app's codes
+    are refused (no error page), and a recovery code (a hash, not encrypted) still signs in, as
+    docs/operations.md tells users to do before enrolling again."""
+    client = login("campaigner")
+    app_totp, codes = enrol(client)
+    app.config["OUTREACH"] = dataclasses.replace(app.config["OUTREACH"], secret_key="k" * 64)
+    app.secret_key = "k" * 64
+    second, resp = sign_in(app, "campaigner@example.org", "correct horse battery")
+    assert resp.headers["Location"] == "/login/code"  # type: ignore[attr-defined]
+    code = app_totp.at(time.time() + 30)
+    assert post(second, "/login/code", {"code": code}, page="/login/code").status_code == 400  # type: ignore[attr-defined]
+    ok = post(second, "/login/code", {"code": codes[0]}, page="/login/code")
+    assert ok.status_code == 302  # type: ignore[attr-defined]

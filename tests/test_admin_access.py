@@ -32,13 +32,10 @@ PUBLIC_ENDPOINTS = {
     "public.withdraw_signature",
     "mep_reply.answer",
     "unsubscribe.unsubscribe",
-    # The API's OpenAPI document and its reference page (Swagger UI, its start-up script and
-    # assets) hold no data. The API's resources (endpoints "api_<resource>.*") authenticate by
+    # The API's OpenAPI document and its reference page hold no data. The API's resources (endpoints "api_<resource>.*") authenticate by
     # token, never by the session: tests/test_api_auth.py proves each answers 401 without one.
     "api-docs.openapi_json",
     "api_reference.page",
-    "api_reference.init_js",
-    "api_reference.asset",
 }
 TOKEN_ENDPOINT_PREFIXES = ("api_contacts.", "api_audiences.", "api_campaigns.", "api_deliveries.",
                            "api_imports.", "api_letters.", "api_replies.", "api_signatures.",

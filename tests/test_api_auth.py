@@ -249,8 +249,8 @@ def test_an_admin_revokes_anyones_token(app: Flask, login: Callable[..., FlaskCl
 
 
 def test_the_document_and_reference_page_are_served_without_a_cdn(client: FlaskClient) -> None:
-    """openapi.json is OpenAPI 3.1 with every resource; the reference page loads Swagger UI from
-    this server only, under a CSP that allows no inline script and no other origin."""
+    """openapi.json is OpenAPI 3.1 with every resource; the reference page is rendered by this
+    server, loads nothing from another origin and runs no script (its CSP allows none)."""
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"] == "3.1.0"
     assert {"/api/v1/contacts", "/api/v1/campaigns/{campaign_id}/launch",
@@ -259,14 +259,9 @@ def test_the_document_and_reference_page_are_served_without_a_cdn(client: FlaskC
     page = client.get("/api/v1/docs")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "http://" not in html
-    assert "https://" not in html
+    assert 'src="http' not in html
+    assert 'href="http' not in html
+    assert "<script" not in html
     csp = page.headers["Content-Security-Policy"]
-    assert "script-src 'self';" in csp
-    assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
-    for src in ("/api/v1/docs/assets/swagger-ui-bundle.js", "/api/v1/docs/assets/swagger-ui.css",
-                "/api/v1/docs/init.js"):  # fmt: skip
-        assert src in html
-        with client.get(src) as asset:
-            assert asset.status_code == 200
-    assert client.get("/api/v1/docs/assets/LICENSE").status_code == 404
+    assert csp.startswith("default-src 'none';")
+    assert "script-src" not in csp

@@ -215,3 +215,42 @@ def test_an_import_is_recorded_with_its_counts(
     assert imported.object_type == "import_run"
     assert "created: 1" in (imported.detail or "")
     assert "Ionescu" not in repr(vars(imported))
+
+
+def _events_aged(app: Flask, ages_in_days: list[float]) -> None:
+    """One event per age, recorded as if that many days ago."""
+    with app.app_context(), get_db().transaction() as session:
+        for i, age in enumerate(ages_in_days):
+            event = record(session, actor="tester", action="test.aged", summary=f"event {i}")
+            event.at = utcnow() - timedelta(days=age)
+
+
+def test_retention_deletes_old_events_in_batches_and_keeps_recent_ones(app: Flask) -> None:
+    """With a retention of 730 days, the seven events older than that go (three transactions of
+    at most three rows), the three younger ones stay; 0 days keeps everything."""
+    from outreach.audit import prune
+
+    _events_aged(app, [731, 800, 1000, 2000, 730.01, 900, 3650, 729.9, 30, 0])
+    with app.app_context():
+        transaction = get_db().transaction
+        assert prune(transaction, days=0, batch_size=3) == 0
+        assert len(events(app)) == 10
+        assert prune(transaction, days=730, batch_size=3) == 7
+        assert prune(transaction, days=730, batch_size=3) == 0  # nothing left to do
+    left = events(app)
+    assert sorted(e.summary or "" for e in left) == ["event 7", "event 8", "event 9"]
+
+
+def test_the_maintenance_pass_prunes_the_audit_log(app: Flask) -> None:
+    """The reconciler's actor, run by a real worker, prunes with OUTREACH_AUDIT_RETENTION_DAYS."""
+    import dataclasses
+
+    from outreach.jobs import RECONCILE, broker_dispatcher
+    from tests.conftest import running_worker, wait_for
+
+    app.config["OUTREACH"] = dataclasses.replace(app.config["OUTREACH"], audit_retention_days=90)
+    _events_aged(app, [91, 400, 89, 1])
+    with running_worker(app) as worker:
+        broker_dispatcher(worker.broker)(RECONCILE, ())
+        wait_for(lambda: len(events(app)) == 2, timeout=20)
+    assert sorted(e.summary or "" for e in events(app)) == ["event 2", "event 3"]

@@ -181,3 +181,68 @@ def test_a_supporter_is_asked_whether_their_mep_replied_and_the_answer_is_record
     assert "Yes: <b>1</b>" in shown
     assert "Ana Example" in shown
     assert meps[0].display_name in shown
+
+
+def test_the_mep_reply_question_speaks_the_supporters_language(
+    app: Flask, smtp_server: CaptureServer
+) -> None:
+    """A supporter who signed in French gets the question mail in French (subject, text with the
+    day their letter left as French writes dates, answer words) with links that open the answer page in French, whatever the browser asks for; its
+    button records the answer and says so in French. The same page in German (the language
+    switch, ?lang=de) asks and thanks in German."""
+    from outreach.supporters.models import Signature
+
+    campaign_id = letters_campaign(app)
+    meps = maltese_meps(app, campaign_id)[:1]
+    signature_id = supporter_writes(app, campaign_id, "lea@example.org", [meps[0].id])
+    with app.app_context(), get_db().transaction() as session:
+        signature = session.get(Signature, signature_id)
+        assert signature is not None
+        signature.language = "fr"
+    maildir = smtp_server.handler.maildir
+    with running_worker(app):
+        wait_for(lambda: len(read_mailbox(maildir)) == 1)
+        with app.app_context():
+
+            def sent() -> bool:
+                with get_db().transaction() as s:
+                    return set(s.scalars(select(Delivery.state))) == {"sent"}
+
+            wait_for(sent)
+            with get_db().transaction() as session:
+                later = utcnow() + timedelta(days=14, minutes=1)
+                assert sweep_questions(session, days=14, now=later) == [signature_id]
+        wait_for(lambda: len(read_mailbox(maildir)) == 2)
+    [question] = [m for m in read_mailbox(maildir) if "députés européens" in m.subject]
+    assert question.subject.startswith("Vos députés européens vous ont-ils répondu ?")
+    assert question.envelope_to == ["lea@example.org"]
+    text = question.body_text
+    from babel.dates import format_date
+
+    with app.app_context():
+        sent_at = get_db().session.scalars(select(Delivery.sent_at)).one()
+    sent_on = format_date(sent_at, "long", locale="fr")  # the letter's day, "29 novembre 2026"
+    assert f"Le {sent_on}, vous avez écrit à vos députés européens" in text
+    assert "Nous ne vous posons la question qu'une seule fois." in text
+    assert "Did your MEP reply" not in text
+    assert "Yes, they replied" not in text
+    yes_url = re.search(r"Oui, j'ai reçu une réponse : (\S+)", text)
+    assert yes_url is not None
+    link = urlsplit(yes_url.group(1))
+    assert link.query == "lang=fr"
+    url = f"{link.path}?{link.query}"
+
+    client = app.test_client()
+    english_browser = {"Accept-Language": "en-GB,en;q=0.9"}
+    page = client.get(url, headers=english_browser).get_data(as_text=True)
+    assert '<html lang="fr">' in page
+    assert f"Avez-vous reçu une réponse de {meps[0].display_name} ?" in page
+    assert "Enregistrer ma réponse : oui" in page
+    done = client.post(url, headers=english_browser).get_data(as_text=True)
+    assert f"Votre réponse au sujet de {meps[0].display_name} est enregistrée : oui." in done
+    with app.app_context():
+        assert list(get_db().session.scalars(select(MepReplyQuestion.answer))) == ["yes"]
+
+    german = client.get(f"{link.path}?lang=de", headers=english_browser).get_data(as_text=True)
+    assert f"Haben Sie eine Antwort von {meps[0].display_name} erhalten?" in german
+    assert "Meine Antwort speichern: ja" in german

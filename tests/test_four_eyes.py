@@ -261,3 +261,107 @@ def test_a_big_drive_is_approved_before_it_is_scheduled_and_again_checked_when_d
         assert (campaign.status, campaign.scheduled_at) == ("draft", None)
         assert "a second person must approve" in (campaign.schedule_error or "")
     assert count_rows(app, Delivery) == 0
+
+
+def test_a_big_follow_up_is_scheduled_only_with_a_second_persons_approval(
+    app: Flask, smtp_server: object, worker: object, make_user: Callable[..., object]
+) -> None:
+    """A drive of three letters, threshold two. Scheduling its follow-up records a request and
+    schedules nothing; the asker cannot approve it, another campaigner does; editing the letter
+    then voids the approval (the page says so) and scheduling asks anew. Once approved again it
+    is scheduled, but edited after that, the sweep on its day refuses it: no letter is made, it
+    is unscheduled and its page says why. Approved once more and scheduled, the sweep launches
+    its three letters."""
+    from outreach.followups.followup import launch_due_followups
+    from tests.test_replies import sent_campaign
+
+    with_threshold(app, 2)
+    parent_id, _deliveries = sent_campaign(app, smtp_server)  # type: ignore[arg-type]
+    alice = signed_in(app, "alice@example.org", "campaigner", make_user)
+    bob = signed_in(app, "bob@example.org", "campaigner", make_user)
+    replies_page = alice.get(f"/campaigns/{parent_id}/replies").get_data(as_text=True)
+    alice.post(
+        f"/campaigns/{parent_id}/followups",
+        data={"csrf_token": csrf_token_from(replies_page), "subject": "Re: Free them",
+              "body": "{{ salutation }}\n\nMay we ask again?", "days": "5"},
+    )  # fmt: skip
+    with app.app_context():
+        followup_id = (
+            get_db()
+            .session.scalars(select(Campaign.id).where(Campaign.parent_id == parent_id))
+            .one()
+        )
+    page_url = f"/followups/{followup_id}"
+
+    def press(client: FlaskClient, action: str, **data: str) -> str:
+        page = client.get(page_url).get_data(as_text=True)
+        resp = client.post(
+            f"{page_url}/{action}", data={"csrf_token": csrf_token_from(page), **data}
+        )
+        assert resp.status_code == 302, resp.status_code
+        return client.get(resp.headers["Location"]).get_data(as_text=True)
+
+    def approve_followup(client: FlaskClient) -> str:
+        page = client.get(page_url).get_data(as_text=True)
+        seen = re.search(r'name="fingerprint" value="(\w+)"', page)
+        assert seen, "no approve button on the follow-up's page"
+        return press(client, "approval/approve", fingerprint=seen.group(1))
+
+    def scheduled() -> bool:
+        with app.app_context():
+            followup = get_db().session.get(Campaign, followup_id)
+            assert followup is not None
+            return followup.followup_scheduled_at is not None
+
+    def edit_letter(body: str) -> None:
+        """What the campaign editor does to the follow-up's letter."""
+        with app.app_context(), get_db().transaction() as session:
+            followup = session.get(Campaign, followup_id)
+            assert followup is not None
+            followup.body_template = body
+
+    page = press(alice, "schedule")
+    assert "Waiting for approval by a second person" in page
+    assert not scheduled()
+    [request] = requests(app, followup_id)
+    assert (request.recipients, request.approved_at) == (3, None)
+    assert 'name="fingerprint"' not in page  # the asker has no approve button
+    own = press(alice, "approval/approve", fingerprint=request.fingerprint)
+    assert "the person who asked cannot approve" in own
+    assert "approved this follow-up of up to 3 letters" in approve_followup(bob)
+
+    edit_letter("{{ salutation }}\n\nMay we ask once more?")
+    assert "The letter changed since the approval" in alice.get(page_url).get_data(as_text=True)
+    assert "Waiting for approval by a second person" in press(alice, "schedule")
+    assert not scheduled()
+    approve_followup(bob)
+    assert "Scheduled" in press(alice, "schedule")
+    assert scheduled()
+
+    edit_letter("{{ salutation }}\n\nA third wording.")
+    later = utcnow() + timedelta(days=5, minutes=1)
+    with app.app_context(), get_db().transaction() as session:
+        swept = launch_due_followups(session, batch_size=10, now=later, four_eyes_threshold=2)
+    assert swept.launched == {}
+    assert "edited after its approval" in swept.refused[followup_id]
+    assert not scheduled()
+    assert count_rows(app, Delivery) == 3  # the drive's letters only
+    page = alice.get(page_url).get_data(as_text=True)
+    assert "Not launched at its time" in page
+    assert "the follow-up was edited after its approval" in page
+
+    assert "Waiting for approval" in press(alice, "schedule")
+    approve_followup(bob)
+    press(alice, "schedule")
+    with app.app_context(), get_db().transaction() as session:
+        swept = launch_due_followups(session, batch_size=10, now=later, four_eyes_threshold=2)
+    assert swept.launched == {followup_id: 3}
+    assert "Not launched at its time" not in alice.get(page_url).get_data(as_text=True)
+    with app.app_context():
+        actions = list(
+            get_db().session.scalars(
+                select(AuditEvent.action).where(AuditEvent.object_id == str(followup_id))
+            )
+        )
+    assert actions.count("campaign.approve") == 3
+    assert actions.count("followup.schedule") == 2  # the blocked presses are not schedules

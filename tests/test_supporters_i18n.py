@@ -15,13 +15,25 @@ ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "outreach" / "translations"
 
 
+def _method_map() -> list[tuple[str, str]]:
+    """The files pybabel extracts from, as babel.cfg names them (`[method: pattern]`)."""
+    sections = []
+    for line in (TRANSLATIONS / "babel.cfg").read_text(encoding="utf-8").splitlines():
+        if line.startswith("[") and line.endswith("]"):
+            method, _, pattern = line[1:-1].partition(":")
+            sections.append((pattern.strip(), method.strip()))
+    return sections
+
+
+def test_the_catalogues_cover_the_mep_reply_question() -> None:
+    """The supporter's "did your MEP reply?" mail and answer page are in the catalogues too."""
+    assert ("templates/emails/mep_reply_question/**.txt", "jinja2") in _method_map()
+    assert ("templates/replies/mep_answer.html", "jinja2") in _method_map()
+    assert {"Did your MEP reply? %(campaign)s", "Did %(mep)s reply?", "not sure"} <= _extracted()
+
+
 def _extracted() -> set[str]:
-    method_map = [
-        ("outreach/web/public*.py", "python"),
-        ("outreach/supporters/**.py", "python"),
-        ("templates/public/**.html", "jinja2"),
-        ("templates/emails/signature_*/**.txt", "jinja2"),
-    ]
+    method_map = _method_map()
     keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None}
     ids: set[str] = set()
     for _file, _line, message, _comments, _context in extract_from_dir(

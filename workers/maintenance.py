@@ -17,6 +17,7 @@ from typing import Any
 import dramatiq
 from flask import Flask
 
+from outreach import audit
 from outreach.api.import_jobs import recover_lost as recover_import_jobs
 from outreach.api.webhooks import sweep as sweep_webhooks
 from outreach.campaigns.reconcile import reconcile
@@ -39,9 +40,15 @@ def sweep_followups(db: Database, settings: Settings) -> None:
     """Scheduled follow-up letters whose day has come, and "did your MEP reply?" questions to
     supporters whose letters left OUTREACH_MEP_REPLY_QUESTION_DAYS ago (outreach.followups)."""
     with db.transaction() as session:
-        launched = launch_due_followups(session, batch_size=settings.send_batch_size)
+        launched = launch_due_followups(
+            session,
+            batch_size=settings.send_batch_size,
+            four_eyes_threshold=settings.four_eyes_threshold,
+        )
     if launched.launched:
         log.info("follow-ups launched: %s", launched.launched)
+    for followup_id, why in launched.refused.items():
+        log.warning("follow-up %s not launched: %s", followup_id, why)
     with db.transaction() as session:
         asked = sweep_questions(session, days=settings.mep_reply_question_days)
     if asked:
@@ -100,6 +107,11 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, Any]:
                 purged,
                 settings.signature_retention_days,
             )
+        # The audit log's retention period, in batches of rows (outreach.audit.prune).
+        pruned = audit.prune(db.transaction, days=settings.audit_retention_days)
+        if pruned:
+            log.info("audit log: %d event(s) older than %d days deleted", pruned,
+                     settings.audit_retention_days)  # fmt: skip
 
         sweep_followups(db, settings)
 

@@ -31,10 +31,11 @@ class User(TimestampMixin, Base):
     role: Mapped[str] = mapped_column(String(16), default=Role.CAMPAIGNER.value)
     active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None]
-    # The TOTP second factor (RFC 6238): the shared secret (base32) from enrolment on; it counts
-    # only once confirmed with a code (`totp_enabled_at`). The last time step accepted, so that
-    # a code once used cannot be used again (replay within its 30 s window).
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The TOTP second factor (RFC 6238): the shared secret from enrolment on, encrypted under a
+    # key derived from OUTREACH_SECRET_KEY (outreach.accounts.totp.seal: never the secret as
+    # is); it counts only once confirmed with a code (`totp_enabled_at`). The last time step
+    # accepted, so that a code once used cannot be used again (replay within its 30 s window).
+    totp_secret: Mapped[str | None] = mapped_column(String(200))
     totp_enabled_at: Mapped[datetime | None]
     totp_last_step: Mapped[int | None]
     password_changed_at: Mapped[datetime | None]

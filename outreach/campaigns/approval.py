@@ -8,7 +8,8 @@ approval changes the fingerprint and voids it; the launcher must ask again. The 
 sends the fingerprint it showed, so a change made while the approver was reading is refused too.
 
 Flow: launch (blocked: a request is recorded) → approve (another person) → launch (goes).
-Services only: the caller commits.
+Follow-up letters use the same requests and rows, bound to their own fingerprint
+(outreach.followups.four_eyes). Services only: the caller commits.
 """
 
 from __future__ import annotations
@@ -101,10 +102,10 @@ def approval_granted(
 
 
 def request_approval(
-    session: Session, campaign: Campaign, requester: User, plan: LaunchPlan
+    session: Session, campaign: Campaign, requester: User, plan: LaunchPlan, *, what: str = "launch"
 ) -> LaunchApproval:
     """Record the request (or keep the open one for the same fingerprint); older requests for
-    another version of the campaign are withdrawn."""
+    another version of the campaign are withdrawn. `what` names the action in the audit log."""
     row = latest_request(session, campaign.id)
     if row is not None and row.approved_at is None and row.fingerprint == plan.fingerprint:
         return row
@@ -125,7 +126,7 @@ def request_approval(
         action="campaign.approval_request",
         object_type="campaign",
         object_id=campaign.id,
-        summary=f"Asked a second person to approve the launch of campaign {campaign.id} "
+        summary=f"Asked a second person to approve the {what} of campaign {campaign.id} "
         f"({plan.recipients} letters)",
     )
     return row
@@ -144,15 +145,35 @@ def approve(
         raise ApprovalError(f"a {approver.role} cannot approve a launch")
     if campaign.status != CampaignStatus.DRAFT:
         raise ApprovalError("the campaign has already been launched")
+    current = launch_plan(session, campaign, default_from=default_from).fingerprint
+    return approve_version(
+        session, campaign, approver, seen_fingerprint=seen_fingerprint, current=current
+    )
+
+
+def approve_version(
+    session: Session,
+    campaign: Campaign,
+    approver: User,
+    *,
+    seen_fingerprint: str,
+    current: str,
+    what: str = "launch",
+) -> LaunchApproval:
+    """Approve the open request of a draft if both what the approver saw and what the campaign
+    is now (`current`, its fingerprint) are the version that was asked for."""
+    if not may_approve(approver):
+        raise ApprovalError(f"a {approver.role} cannot approve a {what}")
+    if campaign.status != CampaignStatus.DRAFT:
+        raise ApprovalError("the campaign has already been launched")
     row = latest_request(session, campaign.id)
     if row is None:
-        raise ApprovalError("no one has asked for this launch to be approved")
+        raise ApprovalError(f"no one has asked for this {what} to be approved")
     if row.requested_by_id == approver.id:
         raise ApprovalError("the person who asked cannot approve: another person must")
     if row.approved_at is not None:
-        raise ApprovalError("this launch is already approved")
-    now = launch_plan(session, campaign, default_from=default_from)
-    if now.fingerprint != row.fingerprint or seen_fingerprint != row.fingerprint:
+        raise ApprovalError(f"this {what} is already approved")
+    if current != row.fingerprint or seen_fingerprint != row.fingerprint:
         raise ApprovalError(
             "the letter or its audience changed since the request: the launcher must ask again"
         )
@@ -165,13 +186,15 @@ def approve(
         action="campaign.approve",
         object_type="campaign",
         object_id=campaign.id,
-        summary=f"Approved the launch of campaign {campaign.id} ({row.recipients} letters), "
+        summary=f"Approved the {what} of campaign {campaign.id} ({row.recipients} letters), "
         f"asked by user {row.requested_by_id}",
     )
     return row
 
 
-def withdraw(session: Session, campaign: Campaign, user: User) -> LaunchApproval:
+def withdraw(
+    session: Session, campaign: Campaign, user: User, *, what: str = "launch"
+) -> LaunchApproval:
     row = latest_request(session, campaign.id)
     if row is None:
         raise ApprovalError("there is no request to withdraw")
@@ -183,7 +206,7 @@ def withdraw(session: Session, campaign: Campaign, user: User) -> LaunchApproval
         action="campaign.approval_withdraw",
         object_type="campaign",
         object_id=campaign.id,
-        summary=f"Withdrew the request to approve the launch of campaign {campaign.id}",
+        summary=f"Withdrew the request to approve the {what} of campaign {campaign.id}",
     )
     return row
 
@@ -239,7 +262,11 @@ class ApprovalView:
     approved_by: str = ""
 
 
-def approval_view(session: Session, campaign: Campaign, *, default_from: str = "") -> ApprovalView:
+def approval_view(
+    session: Session, campaign: Campaign, *, default_from: str = "", current: str | None = None
+) -> ApprovalView:
+    """The newest request's state against `current` (the campaign's fingerprint now; by default
+    its launch plan's)."""
     row = latest_request(session, campaign.id) if campaign.status == CampaignStatus.DRAFT else None
     if row is None:
         return ApprovalView("none", None)
@@ -248,10 +275,11 @@ def approval_view(session: Session, campaign: Campaign, *, default_from: str = "
         user = session.get(User, user_id) if user_id else None
         return user.email if user else "a former user"
 
-    try:
-        current = launch_plan(session, campaign, default_from=default_from).fingerprint
-    except services.CampaignError:
-        current = ""
+    if current is None:
+        try:
+            current = launch_plan(session, campaign, default_from=default_from).fingerprint
+        except services.CampaignError:
+            current = ""
     state = "pending" if row.approved_at is None else "approved"
     if current != row.fingerprint:
         state = "void"

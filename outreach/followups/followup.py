@@ -13,11 +13,19 @@ In-Reply-To and References, so the recipient's client shows the follow-up under 
 Only individual letters (and individual copies of a joint letter) are followed up: the members of
 a joint message share one Message-ID and would need a joint follow-up; supporters' own letters
 are theirs to follow up (mep_question.py asks them instead).
+
+Four-eyes: a follow-up to more officials than OUTREACH_FOUR_EYES_THRESHOLD is scheduled only with
+a second person's approval of this very letter (`fingerprint`), for at most the number of letters
+approved (outreach.followups.four_eyes makes and answers the requests); the sweep checks again
+when its day comes, and refuses an unapproved or edited one: it is unscheduled and the reason is
+kept in `schedule_error`, shown on the follow-up's page.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
@@ -25,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from contacts.base import utcnow
 from contacts.models import Contact, EmailStatus
+from outreach.campaigns.approval import latest_request
 from outreach.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryEvent
 from outreach.campaigns.states import DeliveryState
 from outreach.jobs import SEND_BATCH, defer
@@ -96,18 +105,19 @@ def followups_of(session: Session, parent_id: int) -> list[Campaign]:
 
 
 def schedule(session: Session, followup: Campaign, *, now: datetime | None = None) -> None:
+    """Schedule a draft follow-up (four-eyes is the caller's: outreach.followups.four_eyes)."""
     if followup.parent_id is None or followup.status != CampaignStatus.DRAFT:
         raise FollowupError("only a draft follow-up can be scheduled")
     followup.followup_scheduled_at = now or utcnow()
+    followup.schedule_error = None
 
 
 def _eligible(
-    session: Session, followup: Campaign, now: datetime
+    session: Session, followup: Campaign, now: datetime | None
 ) -> list[tuple[Delivery, Contact]]:
-    """The parent's letters still unanswered, sent at least the follow-up's days ago, to an
-    address not marked bouncing since."""
-    cutoff = now - timedelta(days=followup.followup_days or 0)
-    rows = session.execute(
+    """The parent's letters still unanswered, sent at least the follow-up's days ago (any time
+    ago: `now` None), to an address not marked bouncing since."""
+    query = (
         select(Delivery, Contact)
         .join(Contact, Contact.id == Delivery.contact_id)
         .where(
@@ -116,10 +126,12 @@ def _eligible(
             Delivery.role.in_(FOLLOWED_ROLES),
             Delivery.group_key.is_(None),
             Delivery.message_id.is_not(None),
-            Delivery.sent_at <= cutoff,
         )
         .order_by(Delivery.id)
-    ).all()
+    )
+    if now is not None:
+        query = query.where(Delivery.sent_at <= now - timedelta(days=followup.followup_days or 0))
+    rows = session.execute(query).all()
     return [
         (d, c)
         for d, c in rows
@@ -132,6 +144,58 @@ def _eligible(
 
 def eligible_count(session: Session, followup: Campaign, now: datetime | None = None) -> int:
     return len(_eligible(session, followup, now or utcnow()))
+
+
+def reach(session: Session, followup: Campaign) -> int:
+    """The most letters the follow-up can send: every letter of the parent still unanswered,
+    however recent (fewer once some are answered, bounce or are too recent on its day)."""
+    return len(_eligible(session, followup, None))
+
+
+def fingerprint(followup: Campaign) -> str:
+    """What a second person approves of a follow-up: its letter in every language, sender,
+    signatories, the drive it follows and after how many days. Editing any voids an approval."""
+    return hashlib.sha256(
+        json.dumps(
+            [
+                "followup-v1",
+                followup.parent_id,
+                followup.letter_sources(),
+                followup.default_language,
+                followup.mail_from,
+                followup.signatories,
+                followup.followup_days,
+            ],
+            sort_keys=True,
+            default=str,
+        ).encode()
+    ).hexdigest()
+
+
+def approval_refusal(
+    session: Session, followup: Campaign, letters: int, *, threshold: int
+) -> str | None:
+    """Why sending `letters` follow-up letters now needs an approval it does not have; None
+    when it may go (at most `threshold` letters, or approved for this version and count)."""
+    if threshold <= 0 or letters <= threshold:
+        return None
+    row = latest_request(session, followup.id)
+    if row is None or row.approved_at is None:
+        return (
+            f"{letters} letters is more than {threshold}: a second person must approve this "
+            "follow-up first (on its page), then schedule it again"
+        )
+    if row.fingerprint != fingerprint(followup):
+        return (
+            "the follow-up was edited after its approval: a second person must approve it "
+            "again, then schedule it again"
+        )
+    if letters > row.recipients:
+        return (
+            f"{letters} letters is more than the {row.recipients} approved: a second person "
+            "must approve it again"
+        )
+    return None
 
 
 def due_at(session: Session, followup: Campaign) -> datetime | None:
@@ -221,14 +285,17 @@ def launch_followup(
 @dataclass(frozen=True)
 class SweepResult:
     launched: dict[int, int]  # follow-up id: letters
+    refused: dict[int, str] = field(default_factory=dict)  # follow-up id: why
 
 
 def launch_due_followups(
-    session: Session, *, batch_size: int, now: datetime | None = None
+    session: Session, *, batch_size: int, now: datetime | None = None, four_eyes_threshold: int = 0
 ) -> SweepResult:
-    """Launch every scheduled follow-up whose time has come (the maintenance sweep)."""
+    """Launch every scheduled follow-up whose time has come (the maintenance sweep). One that
+    needs a second person's approval it lacks is unscheduled, with the reason on its page."""
     now = now or utcnow()
     launched: dict[int, int] = {}
+    refused: dict[int, str] = {}
     waiting = session.scalars(
         select(Campaign).where(
             Campaign.parent_id.is_not(None),
@@ -239,10 +306,23 @@ def launch_due_followups(
     for followup in waiting:
         due = due_at(session, followup)
         if due is not None and due <= now:
+            why = approval_refusal(
+                session,
+                followup,
+                eligible_count(session, followup, now),
+                threshold=four_eyes_threshold,
+            )
+            if why is not None:
+                followup.followup_scheduled_at = None
+                followup.schedule_error = (
+                    f"Not launched at its time ({now:%d %b %Y %H:%M} UTC): {why}"
+                )
+                refused[followup.id] = why
+                continue
             try:
                 launched[followup.id] = launch_followup(
                     session, followup, actor="followup-sweep", batch_size=batch_size, now=now
                 )
             except FollowupError:
                 continue  # launched by another sweep meanwhile
-    return SweepResult(launched)
+    return SweepResult(launched, refused)

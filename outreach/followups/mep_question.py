@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from typing import Final
 
 from flask import render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, format_date
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -70,8 +70,11 @@ class AnswerTokens:
         return value[0], value[1]
 
 
-def answer_url(base_url: str, token: str) -> str:
-    return f"{base_url.rstrip('/')}/mep-reply/{token}"
+def answer_url(base_url: str, token: str, language: str = "en") -> str:
+    """The answer page's address; in the supporter's language (the page's ?lang= switch), so
+    the page and its button speak as the mail did whatever the browser prefers."""
+    url = f"{base_url.rstrip('/')}/mep-reply/{token}"
+    return url if language == "en" else f"{url}?lang={language}"
 
 
 def sweep_questions(session: Session, *, days: int, now: datetime | None = None) -> list[int]:
@@ -145,7 +148,7 @@ def build_question_mail(
     ):
         return None
     rows = session.execute(
-        select(MepReplyQuestion, Contact)
+        select(MepReplyQuestion, Contact, Delivery.sent_at)
         .join(Delivery, Delivery.id == MepReplyQuestion.delivery_id)
         .join(Contact, Contact.id == Delivery.contact_id)
         .where(MepReplyQuestion.signature_id == signature_id, MepReplyQuestion.asked_at.is_(None))
@@ -153,20 +156,30 @@ def build_question_mail(
     ).all()
     if not rows:
         return None
+    # The day their first letter left, named in the mail (in their language's words).
+    sent = [at for _q, _c, at in rows if at is not None]
+    first_sent = min(sent) if sent else utcnow()
     campaign = session.get(Campaign, signature.campaign_id)
     assert campaign is not None
     letters = [
         {
             "name": contact.display_name,
             "links": {
-                label: answer_url(identity.base_url, tokens.make(question.id, answer))
+                label: answer_url(
+                    identity.base_url, tokens.make(question.id, answer), signature.language
+                )
                 for answer, label in ANSWER_LABELS.items()
             },
         }
-        for question, contact in rows
+        for question, contact, _at in rows
     ]
-    context = {"signature": signature, "campaign": campaign, "letters": letters}
     with force_locale(signature.language):
+        context = {
+            "signature": signature,
+            "campaign": campaign,
+            "letters": letters,
+            "sent_on": format_date(first_sent, "long"),
+        }
         subject = render_template("emails/mep_reply_question/subject.txt", **context)
         text = render_template("emails/mep_reply_question/body.txt", **context)
     sender = campaign.mail_from or default_from
@@ -180,7 +193,7 @@ def build_question_mail(
         unsubscribe=identity.unsubscribe_for(signature.id),
         language=signature.language,
     )
-    return QuestionMail(message, signature.email, [q.id for q, _ in rows])
+    return QuestionMail(message, signature.email, [q.id for q, _c, _at in rows])
 
 
 def mark_asked(session: Session, question_ids: Sequence[int], now: datetime | None = None) -> None:

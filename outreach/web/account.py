@@ -72,14 +72,15 @@ def _audit(action: str, summary: str) -> None:
 def _page(status: int = 200, **forms: FlaskForm) -> ResponseReturnValue:
     user = _user()
     enrolling = bool(user.totp_secret) and not user.totp_enabled
+    key = get_settings().secret_key
     context = {
         "password_form": forms.get("password_form") or PasswordForm(formdata=None),
         "code_form": forms.get("code_form") or CodeForm(formdata=None),
         "disable_form": forms.get("disable_form") or DisableForm(formdata=None),
         "start_form": StartForm(),
         "enrolling": enrolling,
-        "qr": totp.qr_svg(totp.provisioning_uri(user)) if enrolling else "",
-        "secret": user.totp_secret if enrolling else "",
+        "qr": totp.qr_svg(totp.provisioning_uri(user, key=key)) if enrolling else "",
+        "secret": totp.enrolment_secret(user, key=key) if enrolling else "",
         "codes_left": totp.recovery_codes_left(get_db().session, user) if user.totp_enabled else 0,
         "required": get_settings().require_admin_2fa and is_admin(user),
     }
@@ -123,7 +124,7 @@ def totp_start() -> ResponseReturnValue:
         return _page(400)
     session = get_db().session
     try:
-        totp.begin_enrolment(_user())
+        totp.begin_enrolment(_user(), key=get_settings().secret_key)
     except totp.TotpError as exc:
         flash(str(exc), "error")
         return redirect(url_for("account.security"))
@@ -138,7 +139,9 @@ def totp_confirm() -> ResponseReturnValue:
         return _page(400, code_form=form)
     session = get_db().session
     try:
-        codes = totp.confirm_enrolment(session, _user(), form.code.data or "")
+        codes = totp.confirm_enrolment(
+            session, _user(), form.code.data or "", key=get_settings().secret_key
+        )
     except totp.TotpError as exc:
         session.commit()  # keep the step of a code that was used, if any
         form.code.errors = [str(exc)]
@@ -156,7 +159,9 @@ def recovery_codes() -> ResponseReturnValue:
     session = get_db().session
     if not user.totp_enabled:
         return redirect(url_for("account.security"))
-    if not form.validate_on_submit() or not totp.verify_code(user, form.code.data or ""):
+    if not form.validate_on_submit() or not totp.verify_code(
+        user, form.code.data or "", key=get_settings().secret_key
+    ):
         session.commit()
         form.code.errors = ["that code is not right, or was used already"]
         return _page(400, code_form=form)
@@ -180,7 +185,8 @@ def totp_disable() -> ResponseReturnValue:
     if not verify_password(user.password_hash, form.password.data or ""):
         form.password.errors = ["the password is wrong"]
         return _page(400, disable_form=form)
-    if not (totp.verify_code(user, code) or totp.use_recovery_code(session, user, code)):
+    key = get_settings().secret_key
+    if not (totp.verify_code(user, code, key=key) or totp.use_recovery_code(session, user, code)):
         session.commit()
         form.code.errors = ["that code is not right, or was used already"]
         return _page(400, disable_form=form)

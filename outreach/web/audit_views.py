@@ -80,6 +80,15 @@ def _launch_detail(session: Session, args: dict[str, Any], _resp: Response) -> s
     return f"{n} letters queued"
 
 
+def _followup_scheduled(session: Session, args: dict[str, Any], _resp: Response) -> str | None:
+    from outreach.campaigns.models import Campaign
+
+    followup = session.get(Campaign, args.get("followup_id"))
+    if followup is None or followup.followup_scheduled_at is None:
+        return None  # waiting for a second person's approval (recorded there), or refused
+    return f"after {followup.followup_days} days"
+
+
 def _import_detail(session: Session, args: dict[str, Any], resp: Response) -> str | None:
     from contacts.models import ImportRun
 
@@ -131,6 +140,13 @@ DESCRIPTIONS: dict[str, Described] = {
                                  "Decided on uncertain letters of campaign {id}", "campaign",
                                  "campaign_id",
                                  detail=_form_value("action", {"resend", "mark_sent"})),
+    "replies.create_followup": D("followup.create", "Wrote a follow-up of campaign {id}",
+                                 "campaign", "campaign_id"),
+    "replies.schedule_followup": D("followup.schedule", "Scheduled follow-up {id}", "campaign",
+                                   "followup_id", detail=_followup_scheduled),
+    # four-eyes of follow-ups: outreach.campaigns.approval records the request and the answer
+    "replies.approve_followup": D("campaign.approve", "", explicit=True),
+    "replies.withdraw_followup_approval": D("campaign.approval_withdraw", "", explicit=True),
     "drive.pause": D("campaign.pause", "Paused campaign {id}", "campaign", "campaign_id"),
     "drive.resume": D("campaign.resume", "Resumed campaign {id}", "campaign", "campaign_id"),
     "drive.cancel": D("campaign.cancel", "Cancelled campaign {id}", "campaign", "campaign_id"),

@@ -203,7 +203,7 @@ def login_code() -> ResponseReturnValue:
     if form.validate_on_submit():
         code = form.code.data or ""
         used_recovery = False
-        ok = totp.verify_code(user, code)
+        ok = totp.verify_code(user, code, key=get_settings().secret_key)
         if not ok:
             ok = used_recovery = totp.use_recovery_code(db_session, user, code)
         if ok:

@@ -19,12 +19,14 @@ from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from outreach.accounts.models import Role
-from outreach.accounts.roles import Permission
+from outreach.accounts.models import Role, User
+from outreach.accounts.roles import Permission, may_approve
+from outreach.campaigns.approval import ApprovalError
 from outreach.campaigns.letters import LetterCheckError, copy_for
 from outreach.campaigns.models import Campaign, Delivery
 from outreach.extensions import csrf, get_db, get_settings
 from outreach.followups import followup as followups
+from outreach.followups import four_eyes
 from outreach.followups.mep_question import (
     ANSWER_LABELS,
     AnswerTokens,
@@ -235,21 +237,52 @@ def followup(followup_id: int) -> ResponseReturnValue:
     if campaign is None or campaign.parent_id is None:
         abort(404)
     parent = session.get(Campaign, campaign.parent_id)
+    view = four_eyes.approval_view(session, campaign)
+    row = view.request
+    user: User = current_user._get_current_object()
     return render_template(
         "replies/followup.html",
         followup=campaign,
         parent=parent,
         eligible=followups.eligible_count(session, campaign),
+        reach=followups.reach(session, campaign),
         due=followups.due_at(session, campaign),
         editor=current_user.role in {r.value for r in EDITORS},
+        threshold=get_settings().four_eyes_threshold,
+        approval=view,
+        can_approve=bool(
+            row is not None
+            and view.state == "pending"
+            and may_approve(user)
+            and row.requested_by_id != user.id
+        ),
+        can_withdraw=bool(row is not None and may_approve(user)),
     )
+
+
+def _followup_or_404(followup_id: int) -> Campaign:
+    campaign = get_db().session.get(Campaign, followup_id)
+    if campaign is None or campaign.parent_id is None:
+        abort(404)
+    return campaign
 
 
 @bp.post("/followups/<int:followup_id>/schedule")
 @roles_required(*EDITORS)
 def schedule_followup(followup_id: int) -> ResponseReturnValue:
     session = get_db().session
-    campaign = session.get(Campaign, followup_id) or abort(404)
+    campaign = _followup_or_404(followup_id)
+    # Four-eyes (outreach.followups.four_eyes): a big follow-up waits for a second person.
+    gate = four_eyes.schedule_gate(
+        session,
+        campaign,
+        current_user._get_current_object(),
+        threshold=get_settings().four_eyes_threshold,
+    )
+    if gate.blocked:
+        session.commit()  # the request for approval
+        flash(gate.message, "info")
+        return redirect(url_for("replies.followup", followup_id=followup_id))
     try:
         followups.schedule(session, campaign)
     except followups.FollowupError as exc:
@@ -258,6 +291,47 @@ def schedule_followup(followup_id: int) -> ResponseReturnValue:
     else:
         session.commit()
         flash("Scheduled: it goes out once its day has come.", "success")
+    return redirect(url_for("replies.followup", followup_id=followup_id))
+
+
+@bp.post("/followups/<int:followup_id>/approval/approve")
+@permission_required(Permission.APPROVE)
+def approve_followup(followup_id: int) -> ResponseReturnValue:
+    session = get_db().session
+    campaign = _followup_or_404(followup_id)
+    try:
+        row = four_eyes.approve(
+            session,
+            campaign,
+            current_user._get_current_object(),
+            seen_fingerprint=request.form.get("fingerprint", ""),
+        )
+    except ApprovalError as exc:
+        session.rollback()
+        flash(f"Not approved: {exc}.", "error")
+    else:
+        session.commit()
+        flash(
+            f"Approved: the follow-up of up to {row.recipients} letters can be scheduled (by "
+            "anyone with the Schedule button).",
+            "success",
+        )
+    return redirect(url_for("replies.followup", followup_id=followup_id))
+
+
+@bp.post("/followups/<int:followup_id>/approval/withdraw")
+@permission_required(Permission.APPROVE)
+def withdraw_followup_approval(followup_id: int) -> ResponseReturnValue:
+    session = get_db().session
+    campaign = _followup_or_404(followup_id)
+    try:
+        four_eyes.withdraw(session, campaign, current_user._get_current_object())
+    except ApprovalError as exc:
+        session.rollback()
+        flash(f"Nothing withdrawn: {exc}.", "error")
+    else:
+        session.commit()
+        flash("The request for approval is withdrawn.", "success")
     return redirect(url_for("replies.followup", followup_id=followup_id))
 
 
