@@ -100,10 +100,12 @@ def test_a_large_letter_is_checked_by_a_worker_and_its_stored_report_launches_it
     for item in slow.with_findings[:3]:
         assert item.display_name.replace("'", "&#39;") in page
     digest = re.search(r'name="lint_digest" value="(\w+)"', page)
-    assert digest and digest.group(1) == slow.digest
+    assert digest
+    assert digest.group(1) == slow.digest
     with app.app_context():
         campaign = get_db().session.get(Campaign, campaign_id)
-        assert campaign is not None and campaign.check_digest == slow.digest
+        assert campaign is not None
+        assert campaign.check_digest == slow.digest
 
     del rendered[:]  # the slow path above rendered them
     resp = client.post(

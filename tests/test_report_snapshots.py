@@ -134,7 +134,7 @@ def test_figures_of_a_drive_in_flight_are_recomputed_by_a_worker(
     shows the new, exact figures. A drive whose last change came just before its figures were
     computed is treated as changed (a transaction may still have been committing)."""
     just_now = utcnow() - T0
-    drive = seed(app, HISTORY + [Letter("sent", sent_after=just_now, changed_after=just_now)])
+    drive = seed(app, [*HISTORY, Letter("sent", sent_after=just_now, changed_after=just_now)])
     client = login("viewer")
     url = f"/campaigns/{drive.campaign_id}/report"
     key = snapshots.drive_key(drive.campaign_id)
