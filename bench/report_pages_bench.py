@@ -21,20 +21,23 @@ import argparse
 import random
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
+from flask_migrate import upgrade
 from sqlalchemy import delete, insert, select, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import fresh_app, median_seconds, report
+from bench.common import median_seconds, private_redis, report
 from contacts.base import utcnow
 from contacts.countries import EU_COUNTRIES
 from contacts.models import Contact, Membership
+from outreach import create_app
 from outreach.accounts.services import create_user
 from outreach.campaigns.models import Campaign, Delivery
 from outreach.extensions import get_db
@@ -164,7 +167,20 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
-    app, folder = fresh_app(args.database_url)
+    with private_redis(Path(tempfile.mkdtemp(prefix="outreach-bench-redis-"))) as redis_url:
+        run(args, redis_url)
+
+
+def run(args: argparse.Namespace, redis_url: str) -> None:
+    """The pages timed; a private Redis takes the refresh jobs a stale page queues (and the rate
+    limiter's counts), as in production; no worker runs."""
+    folder = Path(tempfile.mkdtemp(prefix="outreach-bench-"))
+    app = create_app(
+        {"instance_path": str(folder), "redis_url": redis_url,
+         "database_url": args.database_url or f"sqlite:///{folder / 'bench.db'}"}
+    )  # fmt: skip
+    with app.app_context():
+        upgrade()
     app.config["WTF_CSRF_ENABLED"] = False  # the bench signs in without reading the form
     with app.app_context():
         drive = build(args.deliveries, args.deliveries // 5)
