@@ -192,6 +192,7 @@ def urls(app: Any, ids: dict[str, Any]) -> list[tuple[str, str]]:
     from contacts.models import ImportRun, SavedAudience
     from outreach.campaigns.models import Delivery
     from outreach.extensions import get_db
+    from outreach.tracking.models import InboundMessage
     from tests.a11y import page_urls
 
     session = get_db().session
@@ -211,10 +212,15 @@ def urls(app: Any, ids: dict[str, Any]) -> list[tuple[str, str]]:
         "admin.campaign_edit": [{"campaign_id": ids["draft"]}],
         "checks.campaign_check": [{"campaign_id": ids["draft"]}],
         "admin.campaign_detail": [{"campaign_id": i} for i in (ids["draft"], drive, ids["public"])],
-        # Pages reached from a supporter's mailed link, and the developer's mailbox, are left
-        # out: they read one row by a signed token or one file, whatever the database holds.
+        # Pages reached from a mailed link (a supporter's, an invitation, a password reset, an
+        # MEP's answer), and the developer's mailbox, are left out: they read one row by a
+        # signed token or one file, whatever the database holds.
         "public.confirm_signature": [], "public.withdraw_signature": [],
         "unsubscribe.unsubscribe": [], "dev.message": [],
+        "auth.accept_invite": [], "auth.reset_password": [], "mep_reply.answer": [],
+        # A reply in the inbox (one of the 5,000 inbound messages); no follow-up is seeded.
+        "replies.message": [{"message_id": session.scalar(select(func.min(InboundMessage.id)))}],
+        "replies.followup": [],
     }  # fmt: skip
     pages, missing = page_urls(app, values, samples)
     if missing:
