@@ -160,3 +160,24 @@ def test_figures_of_a_drive_in_flight_are_recomputed_by_a_worker(
     assert "queued" not in figures.decode_drive(fresh.figures).counts
     page = client.get(url).get_data(as_text=True)
     assert _how(page) == "recent"
+
+
+def test_the_dashboards_figures_are_kept_until_a_letter_or_a_campaign_changes(
+    app: Flask, login: Callable[..., FlaskClient]
+) -> None:
+    """The dashboard's figures an hour old are kept while no letter changed (its marker: the
+    newest letter, the latest change, the number of campaigns, the day); a new drive's letters
+    change it, and figures that old are then computed again, equal to the exact ones."""
+    seed(app, HISTORY)
+    client = login("viewer")
+    client.get("/")
+    _age(app, snapshots.DASHBOARD, timedelta(hours=1))
+    assert _how(client.get("/").get_data(as_text=True)) == "unchanged"
+
+    seed(app, [Letter("sent", sent_after=H)] * 2, name="Another drive")
+    _age(app, snapshots.DASHBOARD, timedelta(hours=1))
+    assert _how(client.get("/").get_data(as_text=True)) == "computed"
+    with app.app_context():
+        exact = figures.dashboard_figures(get_db().session)
+    assert figures.decode_dashboard(_snapshot(app, snapshots.DASHBOARD).figures) == exact
+    assert sum(exact.activity.series["sent"]) == 6
