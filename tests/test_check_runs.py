@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -179,3 +181,30 @@ def test_a_viewer_cannot_start_a_check_again(app: Flask, login: Callable[..., Fl
         f"/campaigns/{campaign_id}/check", data={"csrf_token": csrf_token_from(page)}
     )
     assert resp.status_code == 403
+
+
+def test_a_check_whose_job_was_lost_is_started_again_by_the_next_view(
+    app: Flask, login: Callable[..., FlaskClient]
+) -> None:
+    """The queued check's message is lost with Redis; while the run has reported within two
+    minutes the page keeps waiting for it, after that the next view queues it again, and a real
+    Worker completes it."""
+    campaign_id = draft_campaign(app, {"filter": "kind:mep"}, body=BODY)
+    client = login("campaigner")
+    client.get(f"/campaigns/{campaign_id}/check")
+    with redis.Redis.from_url(app.config["OUTREACH"].effective_redis_url) as r:
+        r.flushdb()  # the job is lost
+    first = _row(app, campaign_id)
+    client.get(f"/campaigns/{campaign_id}/check")
+    assert _row(app, campaign_id).requested_at == first.requested_at  # still waiting
+    with app.app_context(), get_db().transaction() as session:
+        row = session.get(LetterCheck, campaign_id)
+        assert row is not None
+        row.heartbeat_at = row.heartbeat_at - check_runs.STALLED - timedelta(seconds=1)
+    page = client.get(f"/campaigns/{campaign_id}/check").get_data(as_text=True)
+    assert "Checking every copy" in page
+    assert _row(app, campaign_id).requested_at != first.requested_at
+    with running_worker(app, threads=1):
+        wait_for(lambda: _row(app, campaign_id).state == "done", timeout=120)
+    page = client.get(f"/campaigns/{campaign_id}/check").get_data(as_text=True)
+    assert "copies rendered" in page
