@@ -48,7 +48,9 @@ def import_models() -> None:
     import outreach.api.models
     import outreach.audit
     import outreach.campaigns.approval
+    import outreach.campaigns.check_runs
     import outreach.campaigns.models
+    import outreach.reports.snapshots
     import outreach.supporters.models
     import outreach.tracking.models  # noqa: F401
 

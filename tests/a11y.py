@@ -51,6 +51,7 @@ NOT_PAGES: dict[str, str] = {
     "admin.campaign_preview_pick": "the preview picker's target: redirects to admin.campaign_preview",
     "audit.audit_csv": "a CSV download of the audit log",
     "admin.dashboard_drives": "JSON for dashboard.js",
+    "checks.check_status": "JSON for check.js",
     "exports.deliveries_csv": "a CSV download",
     "exports.replies_csv": "a CSV download",
     "exports.supporters_csv": "a CSV download",

@@ -138,6 +138,11 @@ def _seed(app: Flask, smtp: CaptureServer) -> tuple[dict[str, list[Any]], dict[s
         )  # fmt: skip
         public.slug, public.signing_open, public.signature_goal = "free-them", True, 100
         ids = {"draft": draft.id, "drive": drive.id, "public": public.id}
+        # A letter to every MEP: its check page shows the progress of a worker's check.
+        every_mep = services.create_campaign(
+            session, name="Every MEP", subject="Human rights", body="{{ salutation }}\n\nAct.",
+            audience={"filter": "kind:mep"},
+        ).id  # fmt: skip
     launch_campaign(app, ids["drive"])
     with running_worker(app):
 
@@ -211,7 +216,7 @@ def _seed(app: Flask, smtp: CaptureServer) -> tuple[dict[str, list[Any]], dict[s
         "replies.followup": [{"followup_id": followup}, {"followup_id": waiting}],
         "replies.message": [{"message_id": reply}],
         "mep_reply.answer": [{"token": answer}, {"token": answer, "lang": "fr"}],
-        "checks.campaign_check": [{"campaign_id": ids["draft"]}],
+        "checks.campaign_check": [{"campaign_id": ids["draft"]}, {"campaign_id": every_mep}],
         # The campaign page of a drive with a public page and signatures.
         "admin.campaign_detail": [{"campaign_id": i} for i in ids.values()],
     }

@@ -21,14 +21,14 @@ def _secrets(app: Flask) -> dict[str, str | None]:
 def test_migration_0018_encrypts_stored_secrets_and_its_downgrade_restores_them(
     app: Flask,
 ) -> None:
-    """At 0016 two users have a secret in clear (as that version stored it) and one has none.
+    """At 0017 two users have a secret in clear (as that version stored it) and one has none.
     Upgrading makes each a token that only the app's key opens to the same secret; downgrading
-    back to 0016 gives the exact secrets again, and a second upgrade encrypts them once more."""
+    back to 0017 gives the exact secrets again, and a second upgrade encrypts them once more."""
     secret_a, secret_b = pyotp.random_base32(), pyotp.random_base32()
     key = app.config["OUTREACH"].secret_key
     with app.app_context():
         get_db().dispose()
-        downgrade(revision="0016")
+        downgrade(revision="0017")
         with get_db().engine.begin() as connection:
             for email, secret in (("a@example.org", secret_a), ("b@example.org", secret_b),
                                   ("c@example.org", None)):  # fmt: skip
@@ -50,7 +50,7 @@ def test_migration_0018_encrypts_stored_secrets_and_its_downgrade_restores_them(
             assert len(stored) > 64  # the widened column holds the whole token
             assert unseal(stored, key) == secret
 
-        downgrade(revision="0016")
+        downgrade(revision="0017")
         assert _secrets(app) == {
             "a@example.org": secret_a,
             "b@example.org": secret_b,

@@ -23,6 +23,7 @@ def build_worker_broker(app: Flask, *, set_global: bool = True) -> RedisBroker:
         imports,
         inbound,
         maintenance,
+        reports,
         sending,
         supporters,
         webhooks,
@@ -36,6 +37,7 @@ def build_worker_broker(app: Flask, *, set_global: bool = True) -> RedisBroker:
     webhooks.declare(broker, app)
     followups.declare(broker, app)
     imports.declare(broker, app)
+    reports.declare(broker, app)
     if set_global:
         dramatiq.set_broker(broker)
     return broker

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, cast
@@ -288,16 +288,27 @@ def check_fingerprint(campaign: Campaign, meta: LetterMeta, plan: Recipients) ->
     return hasher.hexdigest()
 
 
-def lint(session: Session, campaign: Campaign, *, default_from: str = "") -> LintReport:
+def lint(
+    session: Session,
+    campaign: Campaign,
+    *,
+    default_from: str = "",
+    progress: Callable[[int, int], None] | None = None,
+) -> LintReport:
     """Render every copy the campaign would send and report what is wrong. The outcome is
-    remembered on a draft (its fingerprint, digest and counts) for launch; the caller commits."""
+    remembered on a draft (its fingerprint, digest and counts) for launch; the caller commits.
+    `progress(done, total)` is called as the copies are checked (the check page's worker)."""
     letter = _checked(campaign)
     plan = _recipients(session, campaign)
     meta = letter_meta(
         campaign, default_from=default_from, cosigners=cosigners_for(session, campaign)
     )
+    copies = cast(list[Contact], plan.copies)
     report = lint_campaign(
-        letter, meta, cast(list[Contact], plan.copies), joint_addressees=plan.addressees
+        letter,
+        meta,
+        copies if progress is None else _counted(copies, progress),
+        joint_addressees=plan.addressees,
     )
     if campaign.status == CampaignStatus.DRAFT:
         campaign.check_fingerprint = check_fingerprint(campaign, meta, plan)
@@ -306,6 +317,14 @@ def lint(session: Session, campaign: Campaign, *, default_from: str = "") -> Lin
         campaign.check_warnings = report.warnings
         campaign.checked_at = utcnow()
     return report
+
+
+def _counted(copies: list[Contact], progress: Callable[[int, int], None]) -> Iterator[Contact]:
+    total = len(copies)
+    for done, contact in enumerate(copies):
+        progress(done, total)
+        yield contact
+    progress(total, total)
 
 
 @dataclass(frozen=True)

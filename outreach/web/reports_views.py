@@ -13,14 +13,13 @@ from flask_login import current_user
 
 from contacts.base import utcnow
 from contacts.countries import country_name
-from outreach.campaigns import services
 from outreach.campaigns.models import Campaign
 from outreach.charts import Bar, Chart, Series, bar_chart, eu_map, time_chart
 from outreach.charts.choropleth import Rate, classes
 from outreach.charts.palette import BLUE, SKY_BLUE, STATE_COLOURS
 from outreach.charts.svg import number, percent
 from outreach.extensions import get_db
-from outreach.reports import drive_report, replies, signatures, timeline
+from outreach.reports import drive_report, figures, signatures, snapshots, timeline
 from outreach.reports.replies import RateRow
 from outreach.web.access import require_login_for
 
@@ -61,10 +60,15 @@ def _rate_bars(
 def campaign_report(campaign_id: int) -> ResponseReturnValue:
     session = get_db().session
     campaign = session.get(Campaign, campaign_id) or abort(404)
-    counts = services.state_counts(session, [campaign.id])[campaign.id]
+    # The figures of the pictures are stored (outreach.reports.snapshots): computed here only
+    # when none are stored or they are too old; the page says when they were computed.
+    served = snapshots.serve(session, snapshots.drive_key(campaign.id))
+    session.commit()
+    drive = figures.decode_drive(served.figures)
+    counts = drive.counts
     total = sum(counts.values())
 
-    line = timeline.campaign_timeline(session, campaign.id)
+    line = drive.timeline
     state_chart = time_chart(
         "states",
         "Where the letters stood, over time",
@@ -80,7 +84,7 @@ def campaign_report(campaign_id: int) -> ResponseReturnValue:
         ],
         stacked=True,
     )
-    answered = replies.rates(session, campaign.id)
+    answered = drive.rates
     by_group, by_country = answered.by_group, answered.by_country
     group_chart = _rate_bars(
         "by-group", "Reply rate by political group", by_group, {}, "Political group"
@@ -127,5 +131,6 @@ def campaign_report(campaign_id: int) -> ResponseReturnValue:
         reply_list=drive_report.replies(session, campaign.id),
         reply_limit=drive_report.REPLY_LIMIT,
         generated_at=utcnow(),
+        served=served,
         editor=current_user.role in ("admin", "campaigner"),
     )

@@ -5,7 +5,7 @@ stored secret is encrypted (outreach.accounts.totp.seal). Downgrading decrypts t
 refuses if one does not decrypt with the current key rather than lose a second factor silently.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-11-29 15:00:00
 
 """
@@ -16,7 +16,7 @@ from flask import current_app
 
 # revision identifiers, used by Alembic.
 revision = '0018'
-down_revision = '0016'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
