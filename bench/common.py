@@ -329,14 +329,36 @@ def scratch_postgres(url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@dataclass
+class Server:
+    """A server a benchmark started: its port and the pid of its (master) process."""
+
+    port: int
+    pid: int
+
+    def workers(self) -> list[int]:
+        """The pids of its worker processes (the master's children), read now."""
+        return descendants(self.pid)
+
+
 @contextlib.contextmanager
 def gunicorn(app_spec: str, env: dict[str, str], folder: Path) -> Iterator[int]:
     """`gunicorn --workers 2` (sync workers: 2 cores) serving `app_spec` on a free loopback port,
     with bench/ importable (a benchmark's own baseline app); stopped by pid."""
+    with gunicorn_server(app_spec, env, folder) as server:
+        yield server.port
+
+
+@contextlib.contextmanager
+def gunicorn_server(
+    app_spec: str, env: dict[str, str], folder: Path, workers: int = 2
+) -> Iterator[Server]:
+    """`gunicorn` as `gunicorn()` starts it, yielding its port and master pid (for a benchmark
+    that watches the worker processes, e.g. their memory)."""
     port = free_port()
     log = (folder / f"gunicorn-{port}.log").open("wb")
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind",
+        [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers), "--bind",
          f"127.0.0.1:{port}", "--chdir", str(ROOT / "bench"), "--pythonpath", str(ROOT),
          app_spec],
         env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -347,7 +369,7 @@ def gunicorn(app_spec: str, env: dict[str, str], folder: Path) -> Iterator[int]:
         wait_for_port(port, timeout=60)
         time.sleep(1.0)  # both workers booted
         children = descendants(proc.pid)
-        yield port
+        yield Server(port, proc.pid)
     finally:
         stop_process(proc, children)
         log.close()
