@@ -257,8 +257,9 @@ class Sink:
 
 
 @contextlib.contextmanager
-def smtp_sink(folder: Path) -> Iterator[Sink]:
-    """An SMTP server that accepts every message and throws it away, on a free loopback port.
+def smtp_sink(folder: Path, data_delay: int = 0) -> Iterator[Sink]:
+    """An SMTP server that accepts every message and throws it away, on a free loopback port;
+    with `data_delay`, it waits that many seconds before answering each DATA (a slow relay).
 
     Postfix's smtp-sink (Debian's postfix package) when installed: one event-driven C process
     made to measure SMTP clients, far faster than any Python client. Otherwise a discarding
@@ -272,6 +273,8 @@ def smtp_sink(folder: Path) -> Iterator[Sink]:
         args = [*([stdbuf, "-o0"] if stdbuf else []), str(SMTP_SINK), "-c", "-4", "-m", "1024"]
         if os.geteuid() == 0:
             args += ["-u", "nobody"]  # smtp-sink refuses to keep root privileges
+        if data_delay:
+            args += ["-w", str(data_delay)]
         args += [f"127.0.0.1:{port}", "1024"]
         name = "Postfix smtp-sink"
     else:
@@ -280,7 +283,7 @@ def smtp_sink(folder: Path) -> Iterator[Sink]:
             "discarding aiosmtpd server, which may itself be the bottleneck",
             file=sys.stderr,
         )
-        args = [sys.executable, "-c", _AIOSMTPD_SINK, str(port)]
+        args = [sys.executable, "-c", _AIOSMTPD_SINK, str(port), str(data_delay)]
         name = "aiosmtpd discarding server (smtp-sink missing)"
     with out.open("wb") as fh:
         proc = subprocess.Popen(
@@ -294,10 +297,11 @@ def smtp_sink(folder: Path) -> Iterator[Sink]:
 
 
 _AIOSMTPD_SINK = """
-import sys, time
+import asyncio, sys, time
 from aiosmtpd.controller import Controller
 class Discard:
     async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(int(sys.argv[2]))
         return "250 OK"
 c = Controller(Discard(), hostname="127.0.0.1", port=int(sys.argv[1]))
 c.start()

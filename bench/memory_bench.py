@@ -22,6 +22,7 @@ The ratio printed for each size is its peak over the peak at the smallest size (
     .venv/bin/python bench/memory_bench.py [--deliveries 10000,100000] [--requests 5]
         [--worker-letters 10000,100000] [--database-url postgresql+psycopg://…/bench_memory]
         [--smtp-sink build/postfix/smtp-sink]
+    .venv/bin/python bench/memory_bench.py --deliveries 100000 --trace 10
 
 SQLite by default; --database-url names a PostgreSQL database to create and drop for each size
 (never `test`). Everything runs on loopback and is stopped by pid.
@@ -65,6 +66,7 @@ class WebMemory:
     end: list[int] = field(default_factory=list)
     peak: list[int] = field(default_factory=list)
     raised: Counter[str] = field(default_factory=Counter)  # KiB of peak each page added
+    rounds: list[int] = field(default_factory=list)  # KiB, both workers' RSS after each round
     seconds: float = 0.0
 
 
@@ -121,6 +123,7 @@ def serve_and_measure(database_url: str, folder: Path, size: int, requests: int)
                         result.raised[f"{endpoint} {url}"] += after - before
                 if round_ == 0:
                     result.warm = [proc_status_kib(pid, "VmRSS") for pid in workers]
+                result.rounds.append(sum(proc_status_kib(pid, "VmRSS") for pid in workers))
             result.seconds = time.perf_counter() - start
             result.end = [proc_status_kib(pid, "VmRSS") for pid in workers]
             result.peak = [proc_status_kib(pid, "VmHWM") for pid in workers]
@@ -142,6 +145,60 @@ def web(sizes: list[int], requests: int, postgresql_url: str | None) -> list[Web
     return results
 
 
+def trace(size: int, rounds: int) -> None:
+    """Where a web process's memory grows from round to round: the app in this process (Flask's
+    test client, signed in) on a fresh SQLite database of `size` deliveries, every page once,
+    then tracemalloc's snapshot after one more round and after `rounds` more; the lines whose
+    allocations grew most between the two."""
+    import re
+    import tracemalloc
+
+    from flask_migrate import upgrade
+
+    from bench.admin_pages_bench import ADMIN
+    from outreach import create_app
+
+    folder = Path(tempfile.mkdtemp(prefix=f"outreach-memory-trace-{size}-"))
+    with private_redis(folder) as redis_url:
+        app = create_app(
+            {"instance_path": str(folder / "instance"), "secret_key": SECRET,
+             "database_url": f"sqlite:///{folder / 'trace.db'}", "redis_url": redis_url}
+        )  # fmt: skip
+        with app.app_context():
+            upgrade()
+            ids = seed(app, size)
+            pages = urls(app, ids)
+        client = app.test_client()
+        page = client.get("/login").get_data(as_text=True)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+        assert token
+        form = {"email": ADMIN[0], "password": ADMIN[1], "csrf_token": token.group(1)}
+        assert client.post("/login", data=form).status_code == 302
+
+        def one_round() -> None:
+            for endpoint, url in pages:
+                status = client.get(url).status_code
+                if status != 200:
+                    raise SystemExit(f"{endpoint} {url} answered {status}")
+
+        one_round()
+        tracemalloc.start(10)
+        one_round()
+        first = tracemalloc.take_snapshot()
+        for _ in range(rounds):
+            one_round()
+        last = tracemalloc.take_snapshot()
+        current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    print(
+        f"\ntracemalloc, {size:,} deliveries, {len(pages)} pages: traced {current / 2**20:.1f} MiB "
+        f"after {rounds + 1} rounds (peak {peak / 2**20:.1f} MiB); grew most over the last "
+        f"{rounds} rounds:"
+    )
+    for stat in last.compare_to(first, "lineno")[:12]:
+        print(f"  {stat.size_diff / 1024:+9.0f} KiB {stat.count_diff:+7d} blocks  {stat.traceback}")
+
+
 def _mib(values: list[int]) -> str:
     return ", ".join(f"{v / MIB:.0f}" for v in values)
 
@@ -156,6 +213,7 @@ def print_web(r: WebMemory, requests: int) -> None:
         f"{_mib(r.sign_in_peak)}\n  after the warm-up round {_mib(r.warm)}; at the end "
         f"{_mib(r.end)}; peak over the pages (VmHWM) {_mib(r.peak)}"
     )
+    print(f"  both workers' RSS after each round, MiB: {_mib(r.rounds)}")
     print("  pages that raised a worker's peak most (MiB, over all rounds):")
     for page, kib in r.raised.most_common(6):
         print(f"    {kib / MIB:6.1f}  {page[:90]}")
@@ -189,6 +247,13 @@ def main() -> None:
         "--worker-letters", default="", help="comma-separated, e.g. 10000,100000 (default: none)"
     )
     parser.add_argument("--database-url", default="", help="PostgreSQL instead of SQLite")
+    parser.add_argument(
+        "--trace",
+        type=int,
+        default=0,
+        help="instead: the app in this process with tracemalloc, this many rounds at the "
+        "largest --deliveries size, and the lines whose memory grew most",
+    )
     parser.add_argument("--smtp-sink", type=Path, default=bench.common.SMTP_SINK)
     args = parser.parse_args()
     exit_cleanly_on_signals()
@@ -197,6 +262,9 @@ def main() -> None:
     sizes = [int(s) for s in args.deliveries.split(",") if s]
     letters = [int(s) for s in args.worker_letters.split(",") if s]
     backend = "PostgreSQL" if postgresql_url else "SQLite"
+    if args.trace:
+        trace(max(sizes), args.trace)
+        return
     print(f"{os.cpu_count()} cores, {backend}, gunicorn --workers 2, one client", flush=True)
 
     webs = web(sizes, args.requests, postgresql_url)

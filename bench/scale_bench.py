@@ -30,6 +30,7 @@ from other work falls on every count alike; each run prints the 1-minute load be
     .venv/bin/python bench/scale_bench.py [--messages 5000] [--processes 1,2,4,6] [--rounds 2]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_scale]
         [--relay-concurrency N]  # the production setting instead of processes x threads
+        [--relay-delay SECONDS --batch 10]  # a slow relay: the relay's places set the pace
         [--smtp-sink build/postfix/smtp-sink]
 
 The database named by --database-url is created and dropped by each run (never `test`).
@@ -304,6 +305,14 @@ def main() -> None:
         help="OUTREACH_RELAY_CONCURRENCY for the workers (default: processes x threads, so that "
         "the relay's places are never what is measured)",
     )
+    parser.add_argument(
+        "--relay-delay",
+        type=int,
+        default=0,
+        help="seconds the sink waits before answering each DATA: a slow relay, where the relay's "
+        "places (OUTREACH_RELAY_CONCURRENCY) and the threads set the pace",
+    )
+    parser.add_argument("--batch", type=int, default=50, help="letters a job (send_batch)")
     parser.add_argument("--smtp-sink", type=Path, default=bench.common.SMTP_SINK)
     args = parser.parse_args()
     if not args.database_url.startswith("postgresql"):
@@ -321,8 +330,10 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="outreach-scale-"))
     rates: dict[int, list[float]] = {p: [] for p in counts}
     ratios: dict[int, list[float]] = {p: [] for p in counts}
-    with private_redis(folder) as redis_url, smtp_sink(folder) as sink:
-        print(f"sink: {sink.name}", flush=True)
+    with private_redis(folder) as redis_url, smtp_sink(folder, args.relay_delay) as sink:
+        delay = f", {args.relay_delay} s before each answer to DATA" if args.relay_delay else ""
+        relay = args.relay_concurrency or "processes x threads"
+        print(f"sink: {sink.name}{delay}; relay places: {relay}", flush=True)
 
         def observe(pids: list[int], database_url: str) -> contextlib.AbstractContextManager[Any]:
             return Sampler(pids, database_url, redis_url, sink).running()
@@ -333,7 +344,7 @@ def main() -> None:
             runs = {}
             for p in order:
                 runs[p] = engine_run(
-                    n, p, args.threads, sink, redis_url, args.database_url, batch=50,
+                    n, p, args.threads, sink, redis_url, args.database_url, batch=args.batch,
                     observe=observe, extra_env=extra if args.relay_concurrency else None,
                 )  # fmt: skip
             base = n / runs[1].total if 1 in runs else None
