@@ -13,8 +13,9 @@ what it started by pid, also when this harness is stopped (the child is stopped 
 
     .venv/bin/python bench/run_all.py [--quick] [--only render,launch] [--logs DIR]
 
---quick runs smaller sizes (a few minutes in all) for a first look; the figures in
-docs/performance.md come from the full sizes.
+--quick runs smaller sizes for a first look; the figures in docs/performance.md come from the
+full sizes. The benchmarks that send (send, scale, memory) are given Postfix's smtp-sink from
+build/postfix/ when `sh .ci/fetch-smtp-sink` has unpacked it and the system has none.
 """
 
 from __future__ import annotations
