@@ -257,8 +257,9 @@ class Sink:
 
 
 @contextlib.contextmanager
-def smtp_sink(folder: Path) -> Iterator[Sink]:
-    """An SMTP server that accepts every message and throws it away, on a free loopback port.
+def smtp_sink(folder: Path, data_delay: int = 0) -> Iterator[Sink]:
+    """An SMTP server that accepts every message and throws it away, on a free loopback port;
+    with `data_delay`, it waits that many seconds before answering each DATA (a slow relay).
 
     Postfix's smtp-sink (Debian's postfix package) when installed: one event-driven C process
     made to measure SMTP clients, far faster than any Python client. Otherwise a discarding
@@ -272,6 +273,8 @@ def smtp_sink(folder: Path) -> Iterator[Sink]:
         args = [*([stdbuf, "-o0"] if stdbuf else []), str(SMTP_SINK), "-c", "-4", "-m", "1024"]
         if os.geteuid() == 0:
             args += ["-u", "nobody"]  # smtp-sink refuses to keep root privileges
+        if data_delay:
+            args += ["-w", str(data_delay)]
         args += [f"127.0.0.1:{port}", "1024"]
         name = "Postfix smtp-sink"
     else:
@@ -280,7 +283,7 @@ def smtp_sink(folder: Path) -> Iterator[Sink]:
             "discarding aiosmtpd server, which may itself be the bottleneck",
             file=sys.stderr,
         )
-        args = [sys.executable, "-c", _AIOSMTPD_SINK, str(port)]
+        args = [sys.executable, "-c", _AIOSMTPD_SINK, str(port), str(data_delay)]
         name = "aiosmtpd discarding server (smtp-sink missing)"
     with out.open("wb") as fh:
         proc = subprocess.Popen(
@@ -294,10 +297,11 @@ def smtp_sink(folder: Path) -> Iterator[Sink]:
 
 
 _AIOSMTPD_SINK = """
-import sys, time
+import asyncio, sys, time
 from aiosmtpd.controller import Controller
 class Discard:
     async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(int(sys.argv[2]))
         return "250 OK"
 c = Controller(Discard(), hostname="127.0.0.1", port=int(sys.argv[1]))
 c.start()
@@ -329,14 +333,36 @@ def scratch_postgres(url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@dataclass
+class Server:
+    """A server a benchmark started: its port and the pid of its (master) process."""
+
+    port: int
+    pid: int
+
+    def workers(self) -> list[int]:
+        """The pids of its worker processes (the master's children), read now."""
+        return descendants(self.pid)
+
+
 @contextlib.contextmanager
 def gunicorn(app_spec: str, env: dict[str, str], folder: Path) -> Iterator[int]:
     """`gunicorn --workers 2` (sync workers: 2 cores) serving `app_spec` on a free loopback port,
     with bench/ importable (a benchmark's own baseline app); stopped by pid."""
+    with gunicorn_server(app_spec, env, folder) as server:
+        yield server.port
+
+
+@contextlib.contextmanager
+def gunicorn_server(
+    app_spec: str, env: dict[str, str], folder: Path, workers: int = 2
+) -> Iterator[Server]:
+    """`gunicorn` as `gunicorn()` starts it, yielding its port and master pid (for a benchmark
+    that watches the worker processes, e.g. their memory)."""
     port = free_port()
     log = (folder / f"gunicorn-{port}.log").open("wb")
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind",
+        [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers), "--bind",
          f"127.0.0.1:{port}", "--chdir", str(ROOT / "bench"), "--pythonpath", str(ROOT),
          app_spec],
         env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -347,7 +373,7 @@ def gunicorn(app_spec: str, env: dict[str, str], folder: Path) -> Iterator[int]:
         wait_for_port(port, timeout=60)
         time.sleep(1.0)  # both workers booted
         children = descendants(proc.pid)
-        yield port
+        yield Server(port, proc.pid)
     finally:
         stop_process(proc, children)
         log.close()

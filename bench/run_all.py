@@ -13,8 +13,9 @@ what it started by pid, also when this harness is stopped (the child is stopped 
 
     .venv/bin/python bench/run_all.py [--quick] [--only render,launch] [--logs DIR]
 
---quick runs smaller sizes (a few minutes in all) for a first look; the figures in
-docs/performance.md come from the full sizes.
+--quick runs smaller sizes for a first look; the figures in docs/performance.md come from the
+full sizes. The benchmarks that send (send, scale, memory) are given Postfix's smtp-sink from
+build/postfix/ when `sh .ci/fetch-smtp-sink` has unpacked it and the system has none.
 """
 
 from __future__ import annotations
@@ -44,7 +45,25 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "send": ("send_bench.py", [], ["--small"]),
     "sign": ("sign_bench.py", [], ["--requests", "300"]),
     "admin-pages": ("admin_pages_bench.py", [], ["--deliveries", "20000", "--requests", "5"]),
+    "report-pages": ("report_pages_bench.py", [], ["--deliveries", "20000"]),
+    # Throughput against worker processes on one PostgreSQL (a scratch database bench_scale).
+    "scale": (
+        "scale_bench.py",
+        [],
+        ["--messages", "1000", "--processes", "1,2,4", "--rounds", "1"],
+    ),
+    # Peak RSS of web (10,000 and 100,000 deliveries) and worker (10,000 and 100,000 letters).
+    "memory": (
+        "memory_bench.py",
+        ["--worker-letters", "10000,100000"],
+        ["--deliveries", "2000,20000", "--requests", "2", "--worker-letters", "1000,5000"],
+    ),
 }
+# The benchmarks that send through an SMTP sink: given Postfix's smtp-sink unpacked by
+# .ci/fetch-smtp-sink when the system has none (else they fall back to a slower Python sink).
+USES_SINK = {"send", "scale", "memory"}
+SYSTEM_SINK = Path("/usr/sbin/smtp-sink")
+FETCHED_SINK = ROOT / "build" / "postfix" / "smtp-sink"
 
 # A report line: "<name> <figure> <unit> <limit label>: <limit> <unit> ratio <ratio>".
 _REPORT = re.compile(r"ratio\s+-?[\d.]+(?:inf)?\s*$")
@@ -107,7 +126,10 @@ def main() -> None:
     outcomes = []
     for name in chosen:
         script, full, quick = BENCHMARKS[name]
-        outcomes.append(run_one(name, script, quick if args.quick else full, logs))
+        chosen_args = list(quick if args.quick else full)
+        if name in USES_SINK and not SYSTEM_SINK.exists() and FETCHED_SINK.exists():
+            chosen_args += ["--smtp-sink", str(FETCHED_SINK)]
+        outcomes.append(run_one(name, script, chosen_args, logs))
 
     print()
     print(f"=== summary ({'quick' if args.quick else 'full'} sizes) ===")

@@ -80,6 +80,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import redis
 from flask import Flask
@@ -103,6 +104,7 @@ from bench.common import (
     proc_cpu_seconds,
     proc_status_kib,
     reference_letter,
+    report,
     scratch_postgres,
     smtp_sink,
     stop_process,
@@ -152,12 +154,15 @@ class EngineRun:
     peak_rss_kib: list[int] = field(default_factory=list)
     cpu_seconds: list[float] = field(default_factory=list)  # each worker process's, in the run
     load: tuple[float, float] = (0.0, 0.0)  # the machine's 1-minute load, before and after
+    observed: Any = None  # what engine_run's `observe` yielded (scale_bench's component sample)
 
 
 # --- the limits: render, build and send over one reused connection ------------------------------
 # The engine's letters carry a Reply-To with a signed token: the bare loops build one too.
 BENCH_REPLY_TO = "replies+r1.abcdefghijklmnop@coalition.example.org"
 Builder = Callable[[Contact, RenderedCopy, str], bytes]
+# engine_run's hook around the timed part: (worker pids, database URL) -> a context manager.
+Observer = Callable[[list[int], str], contextlib.AbstractContextManager[Any]]
 
 
 def textbook_message(contact: Contact, copy: RenderedCopy, message_id: str) -> bytes:
@@ -345,7 +350,13 @@ def engine_run(
     postgresql_url: str | None,
     profile: Path | None = None,
     batch: int = BATCH,
+    observe: Observer | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> EngineRun:
+    """One timed run of P worker processes on a fresh database. `observe(worker_pids,
+    database_url)`, if given, is a context manager wrapped around the timed part (launch to the
+    last letter); what it yields is kept as the run's `observed` (bench/scale_bench.py samples
+    every component's CPU with it). `extra_env` overrides the workers' OUTREACH_* settings."""
     folder = Path(tempfile.mkdtemp(prefix=f"outreach-send-p{processes}-"))
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
@@ -360,6 +371,7 @@ def engine_run(
             env = worker_environment(
                 folder, database_url, redis_url, sink, processes, threads, batch
             )
+            env.update(extra_env or {})
             received_before = sink.received()
             with (
                 workers(env, folder, processes, threads) as pids,
@@ -368,15 +380,18 @@ def engine_run(
                 boot_rss = [proc_status_kib(pid, "VmRSS") for pid in pids]
                 boot_cpu = [proc_cpu_seconds(pid) for pid in pids]
                 load_before = os.getloadavg()[0]
-                started = datetime.now(UTC)
-                clock = time.perf_counter()
-                with db.transaction() as session:
-                    services.launch(
-                        session, campaign_id, actor="bench", batch_size=batch,
-                        confirm_warnings=digest,
-                    )  # fmt: skip
-                launch = time.perf_counter() - clock
-                states = wait_until_final(db, campaign_id)
+                with (
+                    observe(pids, database_url) if observe else contextlib.nullcontext()
+                ) as observed:
+                    started = datetime.now(UTC)
+                    clock = time.perf_counter()
+                    with db.transaction() as session:
+                        services.launch(
+                            session, campaign_id, actor="bench", batch_size=batch,
+                            confirm_warnings=digest,
+                        )  # fmt: skip
+                    launch = time.perf_counter() - clock
+                    states = wait_until_final(db, campaign_id)
                 peak_rss = [proc_status_kib(pid, "VmHWM") for pid in pids]
                 cpu = [proc_cpu_seconds(pid) - c for pid, c in zip(pids, boot_cpu, strict=True)]
                 load_after = os.getloadavg()[0]
@@ -400,6 +415,7 @@ def engine_run(
         peak_rss,
         cpu,
         (load_before, load_after),
+        observed,
     )
 
 
@@ -566,6 +582,8 @@ def print_results(
             f"{'  worker CPU':<52} {sum(run.cpu_seconds) / n * 1e6:8.0f} µs a letter "
             f"({cpu} s); machine load {run.load[0]:.1f} → {run.load[1]:.1f}"
         )
+        # The summary line `make bench` collects (bench/run_all.py): the ratio to the stricter limit.
+        report(f"send: {run.processes} process(es)", rate, "msg/s", limits["b"], "bare loop (b)")
         if run.processes == TARGET_PROCESSES:
             met = ", ".join(
                 f"({k}) {'met' if rate / limit >= TARGET_RATIO else 'NOT met'}"
