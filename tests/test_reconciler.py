@@ -214,3 +214,32 @@ def test_staff_resolve_uncertain_letters_from_the_console(
         )
     assert actors == {next(iter(actors))}
     assert next(iter(actors)).endswith("campaigner@example.org")
+
+
+def test_letters_waiting_behind_a_backlog_are_not_enqueued_twice(
+    app: Flask, redis_url: str
+) -> None:
+    """Letters queued for 10 minutes while their jobs are still in Redis (a backlog, no worker
+    free) are waiting, not lost: the reconciler's actor adds no job. Once Redis has lost the jobs
+    (the queue is empty), the same actor enqueues them again (in one job: the tests' batch size is
+    10)."""
+    from workers.broker import build_worker_broker
+    from workers.maintenance import sending_backlog
+
+    campaign_id = draft_campaign(app, {"countries": ["MT"]})
+    launch_campaign(app, campaign_id, batch_size=2)
+    with app.app_context(), get_db().transaction() as session:
+        session.execute(update(Delivery).values(updated_at=utcnow() - timedelta(minutes=10)))
+    broker = build_worker_broker(app, set_global=False)
+    try:
+        assert sending_backlog(broker) == 3  # 6 letters in jobs of 2, nobody consuming
+        broker.get_actor("reconcile")()  # the actor's body, as the worker runs it
+        assert sending_backlog(broker) == 3
+        assert _states(app, campaign_id) == Counter({"queued": 6})
+        with redis.Redis.from_url(redis_url) as client:
+            client.flushdb()  # the jobs are lost
+        assert sending_backlog(broker) == 0
+        broker.get_actor("reconcile")()
+        assert sending_backlog(broker) == 1
+    finally:
+        broker.close()

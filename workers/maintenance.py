@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 import dramatiq
+import redis
 from flask import Flask
 
 from outreach import audit
@@ -25,7 +26,7 @@ from outreach.campaigns.schedule import launch_due
 from outreach.db import Database
 from outreach.followups.followup import launch_due_followups
 from outreach.followups.mep_question import sweep_questions
-from outreach.jobs import PROCESS_INBOUND, RECONCILE, defer
+from outreach.jobs import PROCESS_INBOUND, RECONCILE, SEND_BATCH, defer
 from outreach.settings import Settings
 from outreach.supporters.rights import purge_unconfirmed
 from outreach.supporters.sweep import sweep_signatures
@@ -55,14 +56,36 @@ def sweep_followups(db: Database, settings: Settings) -> None:
         log.info("MEP reply questions: %d supporter(s) to ask", len(asked))
 
 
+def sending_backlog(broker: dramatiq.Broker) -> int | None:
+    """How many sending jobs the broker holds (waiting, delayed, or taken and not yet done), or
+    None when it cannot tell (not a Redis broker, or Redis does not answer). Dramatiq's Redis
+    broker keeps every such message in the hash `<namespace>:<queue>.msgs` until it is acked."""
+    client = getattr(broker, "client", None)
+    namespace = getattr(broker, "namespace", None)
+    if client is None or namespace is None:
+        return None
+    queue = SEND_BATCH.queue_name
+    try:
+        return int(client.hlen(f"{namespace}:{queue}.msgs")) + int(
+            client.hlen(f"{namespace}:{queue}.DQ.msgs")
+        )
+    except redis.RedisError:
+        return None
+
+
 def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, Any]:
     settings: Settings = app.config["OUTREACH"]
     db: Database = app.extensions["outreach.db"]
     every(broker, settings.effective_redis_url, settings.reconcile_interval, LOCK_KEY, RECONCILE)
 
     def reconcile_actor() -> None:
+        # Letters queued for minutes behind a backlog are waiting, not lost: enqueuing them again
+        # would double the backlog (measured: one pass re-queued 73,550 letters of a big drive).
+        backlog = sending_backlog(broker)
         with db.transaction() as session:
-            report = reconcile(session, batch_size=settings.send_batch_size)
+            report = reconcile(
+                session, batch_size=settings.send_batch_size, requeue_stale=not backlog
+            )
             # Inbound messages whose processing job was lost (Redis restarted after the commit).
             stale = stale_inbound_ids(session)
             for message_id in stale:

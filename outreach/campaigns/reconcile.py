@@ -11,7 +11,11 @@ Run periodically (workers/maintenance.py). Each pass:
    passed, they become `failed` instead.
 3. `queued` deliveries untouched for a while are enqueued again: their job may have been lost
    (Redis restarted, an enqueue failed after commit). A duplicate job is harmless: the claim is a
-   compare-and-set on `queued`, so the second job finds nothing to claim.
+   compare-and-set on `queued`, so the second job finds nothing to claim. But while the sending
+   queue still holds jobs, a letter untouched for minutes is most likely waiting its turn behind a
+   big drive, not lost: the caller then passes `requeue_stale=False` (workers/maintenance.py reads
+   the queue's length), and the letters are looked at again once the queue has drained. At most
+   STALE_PER_PASS letters are enqueued again per pass, so a pass stays small in memory.
 Staff's decisions on uncertain deliveries are here too, with their events.
 """
 
@@ -32,6 +36,7 @@ from outreach.jobs import SEND_BATCH, defer
 
 S = DeliveryState
 STALE_QUEUED = timedelta(minutes=5)
+STALE_PER_PASS = 10_000
 MAX_ATTEMPTS = 10
 MAX_ABANDONED = 3
 ACTOR = "reconciler"
@@ -162,8 +167,11 @@ def reconcile(
     batch_size: int,
     now: datetime | None = None,
     stale_after: timedelta = STALE_QUEUED,
+    requeue_stale: bool = True,
+    stale_limit: int = STALE_PER_PASS,
 ) -> ReconcileReport:
-    """One pass; the caller commits (the jobs are enqueued after the commit)."""
+    """One pass; the caller commits (the jobs are enqueued after the commit). With
+    `requeue_stale` False, step 3 is skipped (the sending queue still holds jobs)."""
     now = now or utcnow()
     report = ReconcileReport()
     expired = list(
@@ -217,17 +225,23 @@ def reconcile(
     )
     report.retried = len(retried)
     abandoned = _abandoned_claims(session, now, report)
-    stale = list(
-        session.scalars(
-            select(Delivery.id).where(
-                Delivery.state == S.QUEUED.value,
-                Delivery.claim_token.is_(None),
-                Delivery.updated_at < now - stale_after,
+    stale: list[int] = []
+    if requeue_stale:
+        stale = list(
+            session.scalars(
+                select(Delivery.id)
+                .where(
+                    Delivery.state == S.QUEUED.value,
+                    Delivery.claim_token.is_(None),
+                    Delivery.updated_at < now - stale_after,
+                )
+                .order_by(Delivery.id)
+                .limit(stale_limit)
             )
         )
-    )
-    if stale:
-        session.execute(update(Delivery).where(Delivery.id.in_(stale)).values(updated_at=now))
+    for start in range(0, len(stale), 1000):  # bounded IN lists
+        chunk = stale[start : start + 1000]
+        session.execute(update(Delivery).where(Delivery.id.in_(chunk)).values(updated_at=now))
     report.requeued = len(stale)
     enqueue_deliveries(session, sorted(set(retried + abandoned + stale)), batch_size)
     finish_campaigns(session)
