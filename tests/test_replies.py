@@ -8,6 +8,7 @@ import re
 import smtplib
 from collections.abc import Callable
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -92,6 +93,7 @@ def test_staff_read_triage_and_annotate_a_reply_beside_its_letter(
     smtp_server: CaptureServer,
     worker: object,
     make_user: Callable[..., tuple[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A French reply to one letter shows in the inbox under "Replies" and on the campaign's
     page (who replied, with group and country); its page shows what the MEP wrote, the quote
@@ -157,6 +159,12 @@ def test_staff_read_triage_and_annotate_a_reply_beside_its_letter(
     assert contact.display_name in section
     assert f"<td>{group}</td>" in section
     assert f"<td>{country}</td>" in section
+    # A drive with more repliers than the page lists points to the delivery table for all.
+    monkeypatch.setattr("outreach.tracking.inbox.REPLIERS_SHOWN", 0)
+    capped = viewer.get(f"/campaigns/{campaign_id}/replies").get_data(as_text=True)
+    assert "Who replied (1)" in capped
+    assert contact.display_name not in capped.split('id="who-replied"')[1].split("<h2")[0]
+    assert f"/campaigns/{campaign_id}/deliveries?state=replied" in capped
 
 
 def test_unmatched_mail_assigned_by_hand_has_the_effects_of_a_match(

@@ -239,38 +239,57 @@ class Replier:
     message_id: int | None  # the reply in the inbox
 
 
-def who_replied(session: Session, campaign_id: int) -> list[Replier]:
+REPLIERS_SHOWN = 1000
+
+
+def replied_count(session: Session, campaign_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(Delivery.campaign_id == campaign_id, Delivery.state == "replied")
+        )
+        or 0
+    )
+
+
+def who_replied(
+    session: Session, campaign_id: int, *, limit: int = REPLIERS_SHOWN
+) -> list[Replier]:
     """The recipients of a campaign whose letter is replied, with group and country, and the
-    first reply of each (by when it came)."""
+    first reply of each (by when it came): the first `limit` by country, group and name (the
+    delivery table lists them all). Only the columns shown are read, and only this campaign's
+    replies are grouped."""
     first_reply = (
         select(
             InboundMessage.delivery_id.label("delivery_id"),
             func.min(InboundMessage.id).label("message_id"),
             func.min(InboundMessage.received_at).label("received_at"),
         )
-        .where(InboundMessage.kind == K.REPLY.value)
+        .join(Delivery, Delivery.id == InboundMessage.delivery_id)
+        .where(Delivery.campaign_id == campaign_id, InboundMessage.kind == K.REPLY.value)
         .group_by(InboundMessage.delivery_id)
         .subquery()
     )
     rows = session.execute(
-        select(Delivery, Contact, first_reply.c.message_id, first_reply.c.received_at)
+        select(
+            Delivery.id,
+            Contact.display_name,
+            Delivery.email,
+            func.coalesce(
+                func.nullif(Contact.political_group_short, ""), Contact.political_group, ""
+            ),
+            func.coalesce(Contact.country_code, ""),
+            first_reply.c.received_at,
+            first_reply.c.message_id,
+        )
         .join(Contact, Contact.id == Delivery.contact_id)
         .outerjoin(first_reply, first_reply.c.delivery_id == Delivery.id)
         .where(Delivery.campaign_id == campaign_id, Delivery.state == "replied")
         .order_by(Contact.country_code, Contact.political_group_short, Contact.display_name)
+        .limit(limit)
     ).all()
-    return [
-        Replier(
-            delivery.id,
-            contact.display_name,
-            delivery.email,
-            contact.political_group_short or contact.political_group or "",
-            contact.country_code or "",
-            received_at,
-            message_id,
-        )
-        for delivery, contact, message_id, received_at in rows
-    ]
+    return [Replier(*row) for row in rows]
 
 
 def campaigns_with_mail(session: Session) -> Sequence[Campaign]:
