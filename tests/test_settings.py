@@ -74,3 +74,22 @@ def test_readme_configuration_table_matches_the_code() -> None:
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     assert settings_table_markdown() in readme
+
+
+# Settings that only `make run` uses (the embedded parts and the local ports), or that compose
+# sets another way (the instance folder is the image's; the URLs are built from the host names).
+NOT_IN_COMPOSE = {
+    "OUTREACH_INSTANCE_PATH", "OUTREACH_EMBEDDED_REDIS_PORT", "OUTREACH_DEV_SMTP_PORT",
+    "OUTREACH_WEB_PORT", "OUTREACH_INBOUND_HOST", "OUTREACH_INBOUND_PORT",
+}  # fmt: skip
+
+
+def test_compose_passes_every_setting_to_the_containers() -> None:
+    """A variable written to .env reaches web and worker only if compose.yaml names it: every
+    setting is named there (so none is silently ignored in production)."""
+    import yaml
+
+    compose = Path(__file__).resolve().parent.parent / "compose.yaml"
+    environment = yaml.safe_load(compose.read_text(encoding="utf-8"))["x-outreach-env"]
+    wanted = {name for name, _default, _meaning in describe_settings()} - NOT_IN_COMPOSE
+    assert sorted(wanted - set(environment)) == []
