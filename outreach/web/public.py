@@ -3,14 +3,15 @@ signing form), /c/<slug>/embed (the same for a partner's iframe), the confirmati
 /c/<slug>/count.json for the counter's progressive enhancement. No sign-in, no cookie needed.
 
 Protections: the form's signed token (CSRF and minimum fill time, see public_forms), a honeypot,
-rate limits per IP and per address in Redis (Flask-Limiter), a 16 kB body limit, and the burst
+rate limits per IP and per address in Redis (public_limits), a 16 kB body limit, and the burst
 rule of outreach.supporters.signing. Names and comments are plain text, escaped by Jinja.
 """
 
 from __future__ import annotations
 
+import functools
 import time
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -22,7 +23,7 @@ from sqlalchemy.orm import load_only
 from werkzeug.wrappers import Response
 
 from outreach.campaigns.models import Campaign
-from outreach.extensions import PUBLIC_LANGUAGES, csrf, get_db, get_settings, limiter
+from outreach.extensions import PUBLIC_LANGUAGES, csrf, get_db, get_settings
 from outreach.settings import burst_limit
 from outreach.supporters.cosigners import named_cosigners
 from outreach.supporters.letters import LettersError, accepts_letters, write_letters
@@ -36,6 +37,7 @@ from outreach.supporters.signing import (
 )
 from outreach.supporters.tokens import ConfirmationTokens
 from outreach.web.public_forms import ConfirmForm, SignForm, aria
+from outreach.web.public_limits import Limit, check, parsed
 from outreach.web.public_letter import privacy_notice_text, public_letter
 from outreach.web.public_letters import letter_choice, read_choice
 
@@ -107,27 +109,24 @@ def _address_key() -> str:
     return "sign-address:" + (request.form.get("email") or "").strip().lower()
 
 
-def _limits(setting: str) -> Any:
-    return lambda: getattr(get_settings(), setting) or "1000000/second"
-
-
-def _unlimited(setting: str) -> Any:
-    return lambda: request.method != "POST" or not getattr(get_settings(), setting).strip()
-
-
 def _limited(view: Any) -> Any:
-    view = limiter.limit(
-        _limits("sign_rate_per_ip"),
-        key_func=_client_ip,
-        scope="sign-ip",
-        exempt_when=_unlimited("sign_rate_per_ip"),
-    )(view)
-    return limiter.limit(
-        _limits("sign_rate_per_address"),
-        key_func=_address_key,
-        scope="sign-address",
-        exempt_when=_unlimited("sign_rate_per_address"),
-    )(view)
+    """The two limits of a post to the form (an empty setting turns one off), both counted in
+    one Redis round trip (outreach.web.public_limits)."""
+
+    @functools.wraps(view)
+    def limited(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        if request.method == "POST":
+            settings = get_settings()
+            wanted = []
+            if settings.sign_rate_per_ip.strip():
+                wanted.append(Limit(parsed(settings.sign_rate_per_ip), _client_ip(), "sign-ip"))
+            if settings.sign_rate_per_address.strip():
+                limit = parsed(settings.sign_rate_per_address)
+                wanted.append(Limit(limit, _address_key(), "sign-address"))
+            check(wanted)
+        return cast(ResponseReturnValue, view(*args, **kwargs))
+
+    return limited
 
 
 def _lang_args() -> dict[str, str]:
