@@ -2,10 +2,11 @@
 
 `sign` inserts with INSERT … ON CONFLICT DO NOTHING on the unique (campaign, e-mail), so any
 number of simultaneous submissions of one address leave exactly one row, on SQLite and
-PostgreSQL alike. A new signature is `pending` and its confirmation mail is deferred to the
-worker (enqueued after the caller commits). Signing again with the same address changes nothing
-but may send the confirmation link again, at most once an hour (a compare-and-set on
-`confirmation_requested_at`, so simultaneous repeats send one mail).
+PostgreSQL alike, and only while the campaign's signing is open (checked in the same statement).
+A new signature is `pending` and its row asks for its confirmation mail: the row is the mail's
+outbox, which a worker sweeps (outreach.supporters.outbox). Signing again with the same address
+changes nothing but may ask for the confirmation link again, at most once an hour (a
+compare-and-set on `confirmation_requested_at`, so simultaneous repeats send one mail).
 
 A burst from one source (more than N signatures of one campaign from one IP hash within M
 minutes, OUTREACH_SIGN_BURST) is stored `held` for staff to review: it counts for nothing and
@@ -17,19 +18,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from sqlalchemy import Integer, bindparam, case, event, func, null, or_, select, true, update
+from sqlalchemy import Integer, bindparam, case, event, exists, func, null, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 import outreach.api.webhooks  # outgoing webhooks of this module's events
 from contacts.base import utcnow
 from outreach.campaigns.models import Campaign
-from outreach.jobs import SIGNATURE_MAIL, defer
 from outreach.supporters.models import PrivacyNotice, Signature, SignatureState
+from outreach.supporters.outbox import kick_after_commit
 
 RESEND_INTERVAL = timedelta(hours=1)
 MAX_NAME = 200
@@ -52,10 +54,18 @@ class SignatureInput:
     language: str = "en"
 
 
+class CampaignRef(Protocol):
+    """What signing needs of a campaign: its id (an ORM Campaign, or a cached copy of it)."""
+
+    @property
+    def id(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class SignResult:
-    # new: pending, confirmation queued; held: stored for review; again: the address had signed.
-    outcome: Literal["new", "held", "again"]
+    # new: pending, confirmation asked for; held: stored for review; again: the address had
+    # signed; closed: the campaign's signing closed (nothing stored).
+    outcome: Literal["new", "held", "again", "closed"]
     signature_id: int
     mail_queued: bool
 
@@ -103,8 +113,10 @@ def _new_signature_statement(session: Session) -> Any:
     """One statement that decides and inserts: INSERT … SELECT whose state is `held` when the
     source already has the burst threshold's number of signatures of this campaign within the
     window (counting stops there), ON CONFLICT (campaign, e-mail) DO NOTHING, RETURNING id and
-    state. One statement is one round trip, and on SQLite a transaction that starts by writing
-    waits for another writer, where one that read first would fail when the other committed.
+    state. It inserts nothing unless the campaign's signing is open (so a caller may have read
+    the campaign a moment ago). One statement is one round trip, and on SQLite a transaction that
+    starts by writing waits for another writer, where one that read first would fail when the
+    other committed.
 
     Built once per dialect with bound parameters, so SQLAlchemy compiles it once."""
     dialect = session.get_bind().dialect.name
@@ -134,8 +146,8 @@ def _new_signature_statement(session: Session) -> Any:
     }
     names = [*_GIVEN_COLUMNS, *computed]
     values = [bindparam(name, type_=table.c[name].type) for name in _GIVEN_COLUMNS]
-    # WHERE true: SQLite's parser needs it between INSERT … SELECT and ON CONFLICT.
-    chosen = select(*values, *computed.values()).where(true())
+    # A WHERE is needed anyway: SQLite's parser needs one between INSERT … SELECT and ON CONFLICT.
+    chosen = select(*values, *computed.values()).where(_open_campaign())
     statement = (
         _insert(session, table)
         .from_select(names, chosen)
@@ -144,6 +156,10 @@ def _new_signature_statement(session: Session) -> Any:
     )
     _NEW_SIGNATURE[dialect] = statement
     return statement
+
+
+def _open_campaign() -> Any:
+    return exists().where(Campaign.id == bindparam("campaign_id"), Campaign.signing_open.is_(True))
 
 
 _GIVEN_COLUMNS = (
@@ -164,16 +180,18 @@ _GIVEN_COLUMNS = (
 
 def sign(
     session: Session,
-    campaign: Campaign,
+    campaign: CampaignRef,
     data: SignatureInput,
     *,
     source: str,
     burst: tuple[int, int] | None,
     now: datetime | None = None,
     known_notices: set[str] | None = None,
+    kicker: Callable[[], None] | None = None,
 ) -> SignResult:
     """Record a signature (the caller commits). `source` is the IP hash; `known_notices` the
-    caller's set of privacy notices already stored (see record_notice)."""
+    caller's set of privacy notices already stored (see record_notice); `kicker` has the
+    confirmation outbox swept after the commit (default: one job deferred, see outbox)."""
     now = now or utcnow()
     notice = record_notice(session, data.privacy_notice, known_notices)
     burst_count, since = (burst[0], now - timedelta(minutes=burst[1])) if burst else (1, _NO_WINDOW)
@@ -201,7 +219,7 @@ def sign(
         new_id, state = row
         if state == SignatureState.HELD.value:
             return SignResult("held", new_id, mail_queued=False)
-        defer(session, SIGNATURE_MAIL, new_id, "confirm")
+        kick_after_commit(session, kicker)
         return SignResult("new", new_id, mail_queued=True)
     # The address has signed already: perhaps send the link again, at most once an hour.
     again = session.scalar(
@@ -214,19 +232,24 @@ def sign(
                 Signature.confirmation_requested_at.is_(None),
                 Signature.confirmation_requested_at < now - RESEND_INTERVAL,
             ),
+            exists().where(Campaign.id == campaign.id, Campaign.signing_open.is_(True)),
         )
-        .values(confirmation_requested_at=now, updated_at=now)
+        # Back into the outbox: the next sweep claims it again.
+        .values(confirmation_requested_at=now, confirmation_claimed_at=None, updated_at=now)
         .returning(Signature.id)
     )
     if again is not None:
-        defer(session, SIGNATURE_MAIL, again, "confirm")
+        kick_after_commit(session, kicker)
         return SignResult("again", again, mail_queued=True)
     existing = session.scalar(
         select(Signature.id).where(
             Signature.campaign_id == campaign.id, Signature.email == data.email
         )
     )
-    return SignResult("again", existing or 0, mail_queued=False)
+    if existing is None:
+        # Nothing inserted and no earlier signature: the campaign's signing is closed.
+        return SignResult("closed", 0, mail_queued=False)
+    return SignResult("again", existing, mail_queued=False)
 
 
 def confirm_pending(session: Session, signature_id: int, *, now: datetime | None = None) -> bool:

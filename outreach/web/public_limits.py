@@ -36,6 +36,7 @@ OWN_LIMITS = frozenset({"public.campaign", "public.embed"})
 def _counted_here() -> bool:
     return request.endpoint in OWN_LIMITS
 
+
 # KEYS: the counters; ARGV: each one's window in seconds and amount, in turn. Each counter is
 # INCRBY 1 with its expiry set when the window starts (limits' incr_expire.lua). Returns
 # {0, 0} when every limit holds, else {the 1-based index of the limit exceeded, its TTL}.
@@ -69,7 +70,7 @@ def parsed(text: str) -> RateLimitItem:
 
 
 def _prefix() -> str:
-    return str(limiter._key_prefix or "")  # noqa: SLF001 - the app's RATELIMIT_KEY_PREFIX
+    return str(limiter._key_prefix or "")
 
 
 def check(limits: list[Limit]) -> None:
@@ -77,7 +78,9 @@ def check(limits: list[Limit]) -> None:
     if not limits or not limiter.enabled:
         return
     prefix = _prefix()
-    identifiers = [[prefix, lim.key, lim.scope] if prefix else [lim.key, lim.scope] for lim in limits]
+    identifiers = [
+        [prefix, lim.key, lim.scope] if prefix else [lim.key, lim.scope] for lim in limits
+    ]
     try:
         storage = limiter.storage
         if not isinstance(storage, RedisStorage):
@@ -109,10 +112,13 @@ def _refuse(lim: Limit, retry_after: int) -> None:
     raise TooManyRequests(str(lim.item), retry_after=max(1, retry_after))
 
 
+_scripts: list[Any] = []
+
+
 def _script(storage: RedisStorage) -> Callable[..., Any]:
-    # Registered once per storage (redis-py's Script runs EVALSHA, and loads it if Redis lost it).
-    script = getattr(storage, "_outreach_sign_limits", None)
-    if script is None:
-        script = storage.get_connection().register_script(_SCRIPT)
-        storage._outreach_sign_limits = script  # type: ignore[attr-defined]  # noqa: SLF001
-    return cast(Callable[..., Any], script)
+    """The script, run through the storage's client (redis-py's Script runs EVALSHA, and loads
+    the script if Redis lost it). Made once: a Script may run on any client."""
+    client = storage.get_connection()
+    if not _scripts:
+        _scripts.append(client.register_script(_SCRIPT.encode()))
+    return functools.partial(_scripts[0], client=client)
