@@ -38,7 +38,7 @@ from outreach.supporters.signing import (
     sign,
 )
 from outreach.supporters.tokens import ConfirmationTokens
-from outreach.web.public_forms import ConfirmForm, SignForm, aria
+from outreach.web.public_forms import ConfirmForm, SignForm, aria, read_good_post
 from outreach.web.public_letter import privacy_notice_text, public_letter
 from outreach.web.public_letters import letter_choice, read_choice
 from outreach.web.public_limits import Limit, check, parsed
@@ -233,6 +233,23 @@ def _post(slug: str, *, embed: bool) -> ResponseReturnValue:
     signing = _signing_campaign(slug)
     if not signing.signing_open:
         return _page(_campaign(slug), None, embed=embed, closed=True), 409
+    good = read_good_post(request.form, signing.id)
+    if good is None or good.fill_seconds < get_settings().sign_min_seconds:
+        # Something to refuse or to word an error about: the form finds what (public_forms).
+        return _post_with_form(slug, signing, embed=embed)
+    fields = {
+        "name": good.name,
+        "email": good.email,
+        "country": good.country,
+        "organisation": good.organisation,
+        "comment": good.comment,
+        "updates_opt_in": good.updates,
+        "named": good.named,
+    }
+    return _sign(slug, signing, embed=embed, **fields)
+
+
+def _post_with_form(slug: str, signing: Campaign, *, embed: bool) -> ResponseReturnValue:
     form = SignForm(signing.id)
     valid = form.validate()
     if form.csrf_failed:
@@ -248,19 +265,29 @@ def _post(slug: str, *, embed: bool) -> ResponseReturnValue:
         return _page(_campaign(slug), form, embed=embed), 400
     if not valid:
         return _page(_campaign(slug), form, embed=embed), 400
+    return _sign(
+        slug,
+        signing,
+        embed=embed,
+        name=form.name.data or "",
+        email=form.normalised_email,
+        country=form.country.data or "",
+        organisation=form.organisation.data or "",
+        comment=form.comment.data or "",
+        updates_opt_in=bool(form.updates.data),
+        named=bool(form.named.data),
+    )
+
+
+def _sign(slug: str, signing: Campaign, *, embed: bool, **fields: Any) -> ResponseReturnValue:
+    """Store a valid post's signature, commit, and answer with the page after signing."""
     settings = get_settings()
     session = get_db().session
     result = sign(
         session,
         signing,
         SignatureInput(
-            name=form.name.data or "",
-            email=form.normalised_email,
-            country=form.country.data or "",
-            organisation=form.organisation.data or "",
-            comment=form.comment.data or "",
-            updates_opt_in=bool(form.updates.data),
-            named=bool(form.named.data),
+            **fields,
             language=str(get_locale() or "en"),
             privacy_notice=privacy_notice_text(signing),
         ),
