@@ -20,7 +20,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import load_only
+from sqlalchemy.orm import Session, load_only
 from werkzeug.wrappers import Response
 
 from outreach.campaigns.models import Campaign
@@ -279,10 +279,23 @@ def _post_with_form(slug: str, signing: Campaign, *, embed: bool) -> ResponseRet
     )
 
 
+def _autocommit_session() -> Session:
+    """The request's session on a connection in autocommit mode: a signature is one statement
+    (INSERT … ON CONFLICT DO NOTHING, which decides the burst rule and checks that signing is
+    open; or the compare-and-set of a repeat), atomic by itself, so it needs no BEGIN and COMMIT
+    round trips around it. Whatever ran before (the campaign's read) is committed first, since
+    a connection's mode is set when the session takes it."""
+    session = get_db().session
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session
+
+
 def _sign(slug: str, signing: Campaign, *, embed: bool, **fields: Any) -> ResponseReturnValue:
     """Store a valid post's signature, commit, and answer with the page after signing."""
     settings = get_settings()
-    session = get_db().session
+    session = _autocommit_session()
     result = sign(
         session,
         signing,
