@@ -124,10 +124,12 @@ def _limited(view: Any) -> Any:
             settings = get_settings()
             wanted = []
             if settings.sign_rate_per_ip.strip():
-                wanted.append(Limit(parsed(settings.sign_rate_per_ip), _client_ip(), "sign-ip"))
+                ip = _client_ip()
+                wanted += [Limit(item, ip, "sign-ip") for item in parsed(settings.sign_rate_per_ip)]
             if settings.sign_rate_per_address.strip():
-                limit = parsed(settings.sign_rate_per_address)
-                wanted.append(Limit(limit, _address_key(), "sign-address"))
+                address = _address_key()
+                items = parsed(settings.sign_rate_per_address)
+                wanted += [Limit(item, address, "sign-address") for item in items]
             check(wanted)
         return cast(ResponseReturnValue, view(*args, **kwargs))
 

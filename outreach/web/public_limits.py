@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from flask import request
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, parse_many
 from limits.storage import RedisStorage
 from werkzeug.exceptions import TooManyRequests
 
@@ -65,8 +65,10 @@ class Limit:
 
 
 @functools.lru_cache(maxsize=64)
-def parsed(text: str) -> RateLimitItem:
-    return parse(text)
+def parsed(text: str) -> tuple[RateLimitItem, ...]:
+    """The limits of a setting (`"30/hour;10/minute"`), the shortest window first (the order
+    in which Flask-Limiter takes a decorator's limits)."""
+    return tuple(sorted(parse_many(text), key=lambda item: item.get_expiry()))
 
 
 def _prefix() -> str:
