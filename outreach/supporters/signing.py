@@ -23,7 +23,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import Integer, bindparam, case, event, exists, func, null, or_, select, update
+from sqlalchemy import (
+    Integer,
+    bindparam,
+    case,
+    event,
+    exists,
+    func,
+    null,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -104,24 +116,24 @@ def record_notice(session: Session, text: str, known: set[str] | None = None) ->
     return digest
 
 
-_NEW_SIGNATURE: dict[str, Any] = {}
+_NEW_SIGNATURE: dict[tuple[str, bool], Any] = {}
 # No burst rule: a window that starts in the year 9999 holds no row, so nothing is held.
 _NO_WINDOW = datetime(9999, 1, 1, tzinfo=UTC)
 
 
-def _new_signature_statement(session: Session) -> Any:
+def _new_signature_statement(session: Session, *, only_open: bool) -> Any:
     """One statement that decides and inserts: INSERT … SELECT whose state is `held` when the
     source already has the burst threshold's number of signatures of this campaign within the
     window (counting stops there), ON CONFLICT (campaign, e-mail) DO NOTHING, RETURNING id and
-    state. It inserts nothing unless the campaign's signing is open (so a caller may have read
-    the campaign a moment ago). One statement is one round trip, and on SQLite a transaction that
+    state. With `only_open` it inserts nothing unless the campaign's signing is open (so a
+    caller may have read the campaign a moment ago). One statement is one round trip, and on SQLite a transaction that
     starts by writing waits for another writer, where one that read first would fail when the
     other committed.
 
     Built once per dialect with bound parameters, so SQLAlchemy compiles it once."""
-    dialect = session.get_bind().dialect.name
-    if dialect in _NEW_SIGNATURE:
-        return _NEW_SIGNATURE[dialect]
+    key = (session.get_bind().dialect.name, only_open)
+    if key in _NEW_SIGNATURE:
+        return _NEW_SIGNATURE[key]
     table = Signature.__table__
     recent = (
         select(table.c.id)
@@ -147,19 +159,22 @@ def _new_signature_statement(session: Session) -> Any:
     names = [*_GIVEN_COLUMNS, *computed]
     values = [bindparam(name, type_=table.c[name].type) for name in _GIVEN_COLUMNS]
     # A WHERE is needed anyway: SQLite's parser needs one between INSERT … SELECT and ON CONFLICT.
-    chosen = select(*values, *computed.values()).where(_open_campaign())
+    chosen = select(*values, *computed.values()).where(_open_campaign() if only_open else true())
     statement = (
         _insert(session, table)
         .from_select(names, chosen)
         .on_conflict_do_nothing(index_elements=["campaign_id", "email"])
         .returning(table.c.id, table.c.state)
     )
-    _NEW_SIGNATURE[dialect] = statement
+    _NEW_SIGNATURE[key] = statement
     return statement
 
 
-def _open_campaign() -> Any:
-    return exists().where(Campaign.id == bindparam("campaign_id"), Campaign.signing_open.is_(True))
+def _open_campaign(campaign_id: int | None = None) -> Any:
+    """The campaign's signing is open: of the bound `campaign_id`, or of the one given."""
+    campaigns = Campaign.__table__.c
+    wanted: Any = bindparam("campaign_id") if campaign_id is None else campaign_id
+    return exists().where(campaigns.id == wanted, campaigns.signing_open.is_(True))
 
 
 _GIVEN_COLUMNS = (
@@ -188,33 +203,41 @@ def sign(
     now: datetime | None = None,
     known_notices: set[str] | None = None,
     kicker: Callable[[], None] | None = None,
+    only_open: bool = False,
 ) -> SignResult:
     """Record a signature (the caller commits). `source` is the IP hash; `known_notices` the
     caller's set of privacy notices already stored (see record_notice); `kicker` has the
-    confirmation outbox swept after the commit (default: one job deferred, see outbox)."""
+    confirmation outbox swept after the commit (default: one job deferred, see outbox);
+    `only_open` stores nothing if the campaign's signing has closed (outcome `closed`), for a
+    caller that may hold a campaign read a moment ago."""
     now = now or utcnow()
     notice = record_notice(session, data.privacy_notice, known_notices)
     burst_count, since = (burst[0], now - timedelta(minutes=burst[1])) if burst else (1, _NO_WINDOW)
-    row = session.execute(
-        _new_signature_statement(session),
-        {
-            "campaign_id": campaign.id,
-            "name": plain_text(data.name, MAX_NAME),
-            "email": data.email,
-            "country": data.country,
-            "organisation": plain_text(data.organisation, MAX_ORGANISATION) or None,
-            "comment": data.comment.strip()[:MAX_COMMENT] or None,
-            "language": data.language,
-            "consent": True,
-            "privacy_notice_sha256": notice,
-            "updates_opt_in": data.updates_opt_in,
-            "named": data.named,
-            "ip_hash": source,
-            "now": now,
-            "burst_since": since,
-            "burst_count": burst_count,
-        },
-    ).first()
+    # On the session's connection: a Core statement needs none of the ORM's execution steps.
+    row = (
+        session.connection()
+        .execute(
+            _new_signature_statement(session, only_open=only_open),
+            {
+                "campaign_id": campaign.id,
+                "name": plain_text(data.name, MAX_NAME),
+                "email": data.email,
+                "country": data.country,
+                "organisation": plain_text(data.organisation, MAX_ORGANISATION) or None,
+                "comment": data.comment.strip()[:MAX_COMMENT] or None,
+                "language": data.language,
+                "consent": True,
+                "privacy_notice_sha256": notice,
+                "updates_opt_in": data.updates_opt_in,
+                "named": data.named,
+                "ip_hash": source,
+                "now": now,
+                "burst_since": since,
+                "burst_count": burst_count,
+            },
+        )
+        .first()
+    )
     if row is not None:
         new_id, state = row
         if state == SignatureState.HELD.value:
@@ -232,7 +255,7 @@ def sign(
                 Signature.confirmation_requested_at.is_(None),
                 Signature.confirmation_requested_at < now - RESEND_INTERVAL,
             ),
-            exists().where(Campaign.id == campaign.id, Campaign.signing_open.is_(True)),
+            *([_open_campaign(campaign.id)] if only_open else []),
         )
         # Back into the outbox: the next sweep claims it again.
         .values(confirmation_requested_at=now, confirmation_claimed_at=None, updated_at=now)
@@ -246,10 +269,10 @@ def sign(
             Signature.campaign_id == campaign.id, Signature.email == data.email
         )
     )
-    if existing is None:
+    if existing is None and only_open:
         # Nothing inserted and no earlier signature: the campaign's signing is closed.
         return SignResult("closed", 0, mail_queued=False)
-    return SignResult("again", existing, mail_queued=False)
+    return SignResult("again", existing or 0, mail_queued=False)
 
 
 def confirm_pending(session: Session, signature_id: int, *, now: datetime | None = None) -> bool:

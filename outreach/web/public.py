@@ -310,6 +310,7 @@ def _sign(slug: str, signing: Campaign, *, embed: bool, **fields: Any) -> Respon
         burst=burst_limit(settings.sign_burst),
         known_notices=current_app.extensions.setdefault("outreach.known_notices", set()),
         kicker=_kicker(),
+        only_open=True,  # `signing` may be a moment old
     )
     session.commit()
     if result.outcome == "closed":
