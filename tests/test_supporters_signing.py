@@ -18,7 +18,7 @@ from outreach.devmail import CaptureServer, read_mailbox
 from outreach.extensions import get_db
 from outreach.supporters.cosigners import cosigners_for
 from outreach.supporters.models import PrivacyNotice, Signature
-from outreach.supporters.sweep import sweep_signatures
+from outreach.supporters.sweep import SweepReport, sweep_signatures
 from tests.conftest import count_rows, running_worker, wait_for
 from tests.supporters import (
     configure,
@@ -361,19 +361,26 @@ def test_the_preview_renders_the_cosigners(app: Flask, login: object) -> None:
 def test_one_reminder_after_two_days_and_lost_confirmations_are_queued_again(
     app: Flask, client: FlaskClient, smtp_server: CaptureServer
 ) -> None:
-    """The sweep mails one reminder two days after the confirmation, never a second; a
-    confirmation whose job was lost (Redis flushed) is queued again after 15 minutes."""
+    """The reconciler's sweep claims confirmations whose kick was lost; a claimed confirmation
+    whose mail job was lost (Redis flushed) goes back to the outbox after 15 minutes and is
+    queued again; one reminder goes two days after the confirmation, never a second."""
     import redis
 
     public_campaign(app)
     configure(app, sign_min_seconds=0)
     _sign(client)
     _sign(client, email_address="lost@example.org")
-    with redis.Redis.from_url(app.config["OUTREACH"].effective_redis_url) as queue:
-        queue.flushdb()  # both jobs lost
+    flush = redis.Redis.from_url(app.config["OUTREACH"].effective_redis_url)
+    try:
+        flush.flushdb()  # the outbox's kicks lost
+        with app.app_context(), get_db().transaction() as session:
+            assert sweep_signatures(session).mailed == 2
+        flush.flushdb()  # both mail jobs lost
+    finally:
+        flush.close()
     later = utcnow() + timedelta(minutes=20)
     with app.app_context(), get_db().transaction() as session:
-        assert sweep_signatures(session, now=later).requeued == 2
+        assert sweep_signatures(session, now=later) == SweepReport(requeued=2, mailed=2)
     with running_worker(app):
         wait_for(lambda: len(read_mailbox(smtp_server.handler.maildir)) == 2, timeout=20)
         # The worker records the sending just after SMTP accepted the mail: wait for that too.
@@ -384,7 +391,7 @@ def test_one_reminder_after_two_days_and_lost_confirmations_are_queued_again(
         wait_for(lambda: len(read_mailbox(smtp_server.handler.maildir)) == 4, timeout=20)
         with app.app_context(), get_db().transaction() as session:
             again = sweep_signatures(session, now=utcnow() + timedelta(days=3))
-        assert (again.reminders, again.requeued) == (0, 0)
+        assert again == SweepReport()
     subjects = sorted(m.subject for m in read_mailbox(smtp_server.handler.maildir))
     assert sum(s.startswith("Reminder") for s in subjects) == 2
     # The reminder's link works too.

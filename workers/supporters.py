@@ -1,4 +1,6 @@
-"""The supporters' mail actor: a confirmation or reminder for one signature id.
+"""The supporters' mail actors: `signature_outbox`, the sweep of the confirmation outbox (it
+claims the waiting confirmations and queues one mail job each, see outreach.supporters.outbox),
+and `signature_mail`, a confirmation or reminder for one signature id.
 
 Idempotent enough to retry: it sends only while the signature is still pending, and records when
 SMTP accepted the mail. A temporary failure raises, so Dramatiq retries it with its backoff; a
@@ -23,6 +25,7 @@ from outreach.mail.transport import SmtpConfig, SmtpTransport
 from outreach.settings import Settings
 from outreach.supporters.mail import build_signature_mail
 from outreach.supporters.models import Signature, SignatureState
+from outreach.supporters.outbox import CLAIM_BATCH, OUTBOX, claim_confirmations
 from outreach.supporters.tokens import ConfirmationTokens, WithdrawalTokens
 
 log = logging.getLogger(__name__)
@@ -87,4 +90,18 @@ def declare(broker: dramatiq.Broker, app: Flask) -> dict[str, dramatiq.Actor[...
         max_retries=5,
         time_limit=2 * 60 * 1000,
     )(signature_mail)
-    return {SIGNATURE_MAIL.actor_name: actor}
+
+    def signature_outbox() -> None:
+        with db.transaction() as session:
+            claimed = claim_confirmations(session)
+        if len(claimed) == CLAIM_BATCH:
+            sweep.send()  # a backlog: the next batch at once
+
+    sweep = dramatiq.actor(
+        broker=broker,
+        actor_name=OUTBOX.actor_name,
+        queue_name=OUTBOX.queue_name,
+        max_retries=0,  # a kick or the reconciler's pass sweeps again
+        time_limit=60 * 1000,
+    )(signature_outbox)
+    return {SIGNATURE_MAIL.actor_name: actor, OUTBOX.actor_name: sweep}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contacts.base import Base, utcnow
@@ -43,6 +43,9 @@ class PrivacyNotice(Base):
     first_used_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+_WAITING = "confirmation_requested_at IS NOT NULL AND confirmation_claimed_at IS NULL"
+
+
 class Signature(Base):
     __tablename__ = "signatures"
     __table_args__ = (
@@ -53,6 +56,14 @@ class Signature(Base):
         Index("ix_signatures_campaign_ip_created", "campaign_id", "ip_hash", "created_at"),
         # A supporter's data across campaigns (export and erasure ask by address).
         Index("ix_signatures_email", "email"),
+        # The outbox: confirmation mails asked for and not yet claimed by a worker's sweep
+        # (outreach.supporters.outbox). Partial, so the sweep of every second reads only them.
+        Index(
+            "ix_signatures_outbox",
+            "id",
+            sqlite_where=text(_WAITING),
+            postgresql_where=text(_WAITING),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -81,9 +92,11 @@ class Signature(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     confirmed_at: Mapped[datetime | None]
-    # When the web app last queued a confirmation mail (limits re-sending to once an hour, and
-    # lets the sweep find one whose job was lost) and when the worker last handed one to SMTP.
+    # When a confirmation mail was last asked for (limits re-sending to once an hour), when a
+    # worker's sweep claimed it for sending (NULL while it waits: the row is the mail's outbox,
+    # see outreach.supporters.outbox), and when the worker last handed one to SMTP.
     confirmation_requested_at: Mapped[datetime | None]
+    confirmation_claimed_at: Mapped[datetime | None]
     confirmation_sent_at: Mapped[datetime | None]
     reminder_sent_at: Mapped[datetime | None]
     reviewed_by: Mapped[str | None] = mapped_column(String(100))

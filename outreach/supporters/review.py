@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from contacts.base import utcnow
 from outreach.campaigns.models import Campaign
-from outreach.jobs import SIGNATURE_MAIL, defer
 from outreach.supporters.models import CosignerDisplay, Signature, SignatureState
+from outreach.supporters.outbox import kick_after_commit
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 COMMITTEE = re.compile(r"^[A-Z0-9-]{2,12}$")
@@ -128,11 +128,12 @@ def review(
             reviewed_by=actor[:100],
             updated_at=now,
             confirmation_requested_at=now if approve else None,
+            confirmation_claimed_at=None,
         )
         .returning(Signature.id)
     )
     if changed is None:
         return False
     if approve:
-        defer(session, SIGNATURE_MAIL, changed, "confirm")
+        kick_after_commit(session)  # its row asks for the mail; the worker's sweep sends it
     return True

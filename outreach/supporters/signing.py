@@ -2,10 +2,11 @@
 
 `sign` inserts with INSERT … ON CONFLICT DO NOTHING on the unique (campaign, e-mail), so any
 number of simultaneous submissions of one address leave exactly one row, on SQLite and
-PostgreSQL alike. A new signature is `pending` and its confirmation mail is deferred to the
-worker (enqueued after the caller commits). Signing again with the same address changes nothing
-but may send the confirmation link again, at most once an hour (a compare-and-set on
-`confirmation_requested_at`, so simultaneous repeats send one mail).
+PostgreSQL alike, and only while the campaign's signing is open (checked in the same statement).
+A new signature is `pending` and its row asks for its confirmation mail: the row is the mail's
+outbox, which a worker sweeps (outreach.supporters.outbox). Signing again with the same address
+changes nothing but may ask for the confirmation link again, at most once an hour (a
+compare-and-set on `confirmation_requested_at`, so simultaneous repeats send one mail).
 
 A burst from one source (more than N signatures of one campaign from one IP hash within M
 minutes, OUTREACH_SIGN_BURST) is stored `held` for staff to review: it counts for nothing and
@@ -17,19 +18,32 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from sqlalchemy import Integer, bindparam, case, event, func, null, or_, select, true, update
+from sqlalchemy import (
+    Integer,
+    bindparam,
+    case,
+    event,
+    exists,
+    func,
+    null,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 import outreach.api.webhooks  # outgoing webhooks of this module's events
 from contacts.base import utcnow
 from outreach.campaigns.models import Campaign
-from outreach.jobs import SIGNATURE_MAIL, defer
 from outreach.supporters.models import PrivacyNotice, Signature, SignatureState
+from outreach.supporters.outbox import kick_after_commit
 
 RESEND_INTERVAL = timedelta(hours=1)
 MAX_NAME = 200
@@ -52,10 +66,18 @@ class SignatureInput:
     language: str = "en"
 
 
+class CampaignRef(Protocol):
+    """What signing needs of a campaign: its id (an ORM Campaign, or a cached copy of it)."""
+
+    @property
+    def id(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class SignResult:
-    # new: pending, confirmation queued; held: stored for review; again: the address had signed.
-    outcome: Literal["new", "held", "again"]
+    # new: pending, confirmation asked for; held: stored for review; again: the address had
+    # signed; closed: the campaign's signing closed (nothing stored).
+    outcome: Literal["new", "held", "again", "closed"]
     signature_id: int
     mail_queued: bool
 
@@ -94,22 +116,24 @@ def record_notice(session: Session, text: str, known: set[str] | None = None) ->
     return digest
 
 
-_NEW_SIGNATURE: dict[str, Any] = {}
+_NEW_SIGNATURE: dict[tuple[str, bool], Any] = {}
 # No burst rule: a window that starts in the year 9999 holds no row, so nothing is held.
 _NO_WINDOW = datetime(9999, 1, 1, tzinfo=UTC)
 
 
-def _new_signature_statement(session: Session) -> Any:
+def _new_signature_statement(session: Session, *, only_open: bool) -> Any:
     """One statement that decides and inserts: INSERT … SELECT whose state is `held` when the
     source already has the burst threshold's number of signatures of this campaign within the
     window (counting stops there), ON CONFLICT (campaign, e-mail) DO NOTHING, RETURNING id and
-    state. One statement is one round trip, and on SQLite a transaction that starts by writing
-    waits for another writer, where one that read first would fail when the other committed.
+    state. With `only_open` it inserts nothing unless the campaign's signing is open (so a
+    caller may have read the campaign a moment ago). One statement is one round trip, and on SQLite a transaction that
+    starts by writing waits for another writer, where one that read first would fail when the
+    other committed.
 
     Built once per dialect with bound parameters, so SQLAlchemy compiles it once."""
-    dialect = session.get_bind().dialect.name
-    if dialect in _NEW_SIGNATURE:
-        return _NEW_SIGNATURE[dialect]
+    key = (session.get_bind().dialect.name, only_open)
+    if key in _NEW_SIGNATURE:
+        return _NEW_SIGNATURE[key]
     table = Signature.__table__
     recent = (
         select(table.c.id)
@@ -134,16 +158,23 @@ def _new_signature_statement(session: Session) -> Any:
     }
     names = [*_GIVEN_COLUMNS, *computed]
     values = [bindparam(name, type_=table.c[name].type) for name in _GIVEN_COLUMNS]
-    # WHERE true: SQLite's parser needs it between INSERT … SELECT and ON CONFLICT.
-    chosen = select(*values, *computed.values()).where(true())
+    # A WHERE is needed anyway: SQLite's parser needs one between INSERT … SELECT and ON CONFLICT.
+    chosen = select(*values, *computed.values()).where(_open_campaign() if only_open else true())
     statement = (
         _insert(session, table)
         .from_select(names, chosen)
         .on_conflict_do_nothing(index_elements=["campaign_id", "email"])
         .returning(table.c.id, table.c.state)
     )
-    _NEW_SIGNATURE[dialect] = statement
+    _NEW_SIGNATURE[key] = statement
     return statement
+
+
+def _open_campaign(campaign_id: int | None = None) -> Any:
+    """The campaign's signing is open: of the bound `campaign_id`, or of the one given."""
+    campaigns = Campaign.__table__.c
+    wanted: Any = bindparam("campaign_id") if campaign_id is None else campaign_id
+    return exists().where(campaigns.id == wanted, campaigns.signing_open.is_(True))
 
 
 _GIVEN_COLUMNS = (
@@ -164,44 +195,54 @@ _GIVEN_COLUMNS = (
 
 def sign(
     session: Session,
-    campaign: Campaign,
+    campaign: CampaignRef,
     data: SignatureInput,
     *,
     source: str,
     burst: tuple[int, int] | None,
     now: datetime | None = None,
     known_notices: set[str] | None = None,
+    kicker: Callable[[], None] | None = None,
+    only_open: bool = False,
 ) -> SignResult:
     """Record a signature (the caller commits). `source` is the IP hash; `known_notices` the
-    caller's set of privacy notices already stored (see record_notice)."""
+    caller's set of privacy notices already stored (see record_notice); `kicker` has the
+    confirmation outbox swept after the commit (default: one job deferred, see outbox);
+    `only_open` stores nothing if the campaign's signing has closed (outcome `closed`), for a
+    caller that may hold a campaign read a moment ago."""
     now = now or utcnow()
     notice = record_notice(session, data.privacy_notice, known_notices)
     burst_count, since = (burst[0], now - timedelta(minutes=burst[1])) if burst else (1, _NO_WINDOW)
-    row = session.execute(
-        _new_signature_statement(session),
-        {
-            "campaign_id": campaign.id,
-            "name": plain_text(data.name, MAX_NAME),
-            "email": data.email,
-            "country": data.country,
-            "organisation": plain_text(data.organisation, MAX_ORGANISATION) or None,
-            "comment": data.comment.strip()[:MAX_COMMENT] or None,
-            "language": data.language,
-            "consent": True,
-            "privacy_notice_sha256": notice,
-            "updates_opt_in": data.updates_opt_in,
-            "named": data.named,
-            "ip_hash": source,
-            "now": now,
-            "burst_since": since,
-            "burst_count": burst_count,
-        },
-    ).first()
+    # On the session's connection: a Core statement needs none of the ORM's execution steps.
+    row = (
+        session.connection()
+        .execute(
+            _new_signature_statement(session, only_open=only_open),
+            {
+                "campaign_id": campaign.id,
+                "name": plain_text(data.name, MAX_NAME),
+                "email": data.email,
+                "country": data.country,
+                "organisation": plain_text(data.organisation, MAX_ORGANISATION) or None,
+                "comment": data.comment.strip()[:MAX_COMMENT] or None,
+                "language": data.language,
+                "consent": True,
+                "privacy_notice_sha256": notice,
+                "updates_opt_in": data.updates_opt_in,
+                "named": data.named,
+                "ip_hash": source,
+                "now": now,
+                "burst_since": since,
+                "burst_count": burst_count,
+            },
+        )
+        .first()
+    )
     if row is not None:
         new_id, state = row
         if state == SignatureState.HELD.value:
             return SignResult("held", new_id, mail_queued=False)
-        defer(session, SIGNATURE_MAIL, new_id, "confirm")
+        kick_after_commit(session, kicker)
         return SignResult("new", new_id, mail_queued=True)
     # The address has signed already: perhaps send the link again, at most once an hour.
     again = session.scalar(
@@ -214,18 +255,23 @@ def sign(
                 Signature.confirmation_requested_at.is_(None),
                 Signature.confirmation_requested_at < now - RESEND_INTERVAL,
             ),
+            *([_open_campaign(campaign.id)] if only_open else []),
         )
-        .values(confirmation_requested_at=now, updated_at=now)
+        # Back into the outbox: the next sweep claims it again.
+        .values(confirmation_requested_at=now, confirmation_claimed_at=None, updated_at=now)
         .returning(Signature.id)
     )
     if again is not None:
-        defer(session, SIGNATURE_MAIL, again, "confirm")
+        kick_after_commit(session, kicker)
         return SignResult("again", again, mail_queued=True)
     existing = session.scalar(
         select(Signature.id).where(
             Signature.campaign_id == campaign.id, Signature.email == data.email
         )
     )
+    if existing is None and only_open:
+        # Nothing inserted and no earlier signature: the campaign's signing is closed.
+        return SignResult("closed", 0, mail_queued=False)
     return SignResult("again", existing or 0, mail_queued=False)
 
 

@@ -3,9 +3,11 @@
 
 - one reminder, two days after the confirmation mail went out, while its link is still valid
   (the link of the first mail expires after 7 days; the reminder carries a new one);
-- a confirmation mail whose job was lost (Redis restarted, enqueueing failed after commit) is
-  queued again: requested more than 15 minutes ago and never handed to SMTP since. Only in the
-  signature's first day, so that an address the relay always refuses is not retried for ever.
+- a confirmation mail whose job was lost (Redis restarted after the claim) is given back to the
+  outbox: claimed more than 15 minutes ago and never handed to SMTP since. Only in the
+  signature's first day, so that an address the relay always refuses is not retried for ever;
+- the outbox itself (outreach.supporters.outbox): confirmations asked for and not claimed yet,
+  whatever happened to the kick that should have swept them (Redis down while signing).
 
 Each is a compare-and-set on the row before its job is deferred, so two passes (two workers)
 never queue the same mail twice.
@@ -16,12 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from contacts.base import utcnow
 from outreach.jobs import SIGNATURE_MAIL, defer
 from outreach.supporters.models import Signature, SignatureState
+from outreach.supporters.outbox import claim_confirmations
 
 REMINDER_AFTER = timedelta(days=2)
 LINK_LIFETIME = timedelta(days=7)
@@ -32,7 +35,8 @@ RETRY_LOST_FOR = timedelta(days=1)
 @dataclass(frozen=True)
 class SweepReport:
     reminders: int = 0
-    requeued: int = 0
+    requeued: int = 0  # lost claims given back to the outbox
+    mailed: int = 0  # confirmations claimed from the outbox (their jobs deferred)
 
 
 def sweep_signatures(session: Session, *, now: datetime | None = None) -> SweepReport:
@@ -61,20 +65,16 @@ def sweep_signatures(session: Session, *, now: datetime | None = None) -> SweepR
             update(Signature)
             .where(
                 pending,
-                Signature.confirmation_requested_at <= now - LOST_AFTER,
+                Signature.confirmation_claimed_at <= now - LOST_AFTER,
                 Signature.created_at > now - RETRY_LOST_FOR,
                 or_(
                     Signature.confirmation_sent_at.is_(None),
-                    and_(
-                        Signature.confirmation_sent_at.is_not(None),
-                        Signature.confirmation_sent_at < Signature.confirmation_requested_at,
-                    ),
+                    Signature.confirmation_sent_at < Signature.confirmation_claimed_at,
                 ),
             )
-            .values(confirmation_requested_at=now)
+            .values(confirmation_claimed_at=None)
             .returning(Signature.id)
         )
     )
-    for signature_id in lost:
-        defer(session, SIGNATURE_MAIL, signature_id, "confirm")
-    return SweepReport(reminders=len(reminders), requeued=len(lost))
+    mailed = claim_confirmations(session, now=now)
+    return SweepReport(reminders=len(reminders), requeued=len(lost), mailed=len(mailed))

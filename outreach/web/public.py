@@ -3,30 +3,33 @@ signing form), /c/<slug>/embed (the same for a partner's iframe), the confirmati
 /c/<slug>/count.json for the counter's progressive enhancement. No sign-in, no cookie needed.
 
 Protections: the form's signed token (CSRF and minimum fill time, see public_forms), a honeypot,
-rate limits per IP and per address in Redis (Flask-Limiter), a 16 kB body limit, and the burst
+rate limits per IP and per address in Redis (public_limits), a 16 kB body limit, and the burst
 rule of outreach.supporters.signing. Names and comments are plain text, escaped by Jinja.
 """
 
 from __future__ import annotations
 
+import functools
 import time
-from typing import Any
+from typing import Any, cast
 
+import dramatiq
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import load_only
+from sqlalchemy.orm import Session, load_only
 from werkzeug.wrappers import Response
 
 from outreach.campaigns.models import Campaign
-from outreach.extensions import PUBLIC_LANGUAGES, csrf, get_db, get_settings, limiter
+from outreach.extensions import PUBLIC_LANGUAGES, csrf, get_db, get_settings
 from outreach.settings import burst_limit
 from outreach.supporters.cosigners import named_cosigners
 from outreach.supporters.letters import LettersError, accepts_letters, write_letters
 from outreach.supporters.models import CosignerDisplay, Signature
+from outreach.supporters.outbox import OUTBOX, Kicker
 from outreach.supporters.signing import (
     SignatureInput,
     confirm_pending,
@@ -35,9 +38,10 @@ from outreach.supporters.signing import (
     sign,
 )
 from outreach.supporters.tokens import ConfirmationTokens
-from outreach.web.public_forms import ConfirmForm, SignForm, aria
+from outreach.web.public_forms import ConfirmForm, SignForm, aria, read_good_post
 from outreach.web.public_letter import privacy_notice_text, public_letter
 from outreach.web.public_letters import letter_choice, read_choice
+from outreach.web.public_limits import Limit, check, parsed
 
 bp = Blueprint("public", __name__, url_prefix="/c")
 # The form carries its own signed token (public_forms.SignedFormCSRF): no session cookie exists
@@ -47,6 +51,9 @@ csrf.exempt(bp)
 NAMES_SHOWN = 100
 THANKS_SECONDS = 5.0
 THANKS_PAGES_KEPT = 256
+# How long a process signs with the campaign it read (see _signing_campaign).
+CAMPAIGN_SECONDS = 2.0
+CAMPAIGNS_KEPT = 256
 _SIGNING_COLUMNS = (
     Campaign.id,
     Campaign.slug,
@@ -107,27 +114,26 @@ def _address_key() -> str:
     return "sign-address:" + (request.form.get("email") or "").strip().lower()
 
 
-def _limits(setting: str) -> Any:
-    return lambda: getattr(get_settings(), setting) or "1000000/second"
-
-
-def _unlimited(setting: str) -> Any:
-    return lambda: request.method != "POST" or not getattr(get_settings(), setting).strip()
-
-
 def _limited(view: Any) -> Any:
-    view = limiter.limit(
-        _limits("sign_rate_per_ip"),
-        key_func=_client_ip,
-        scope="sign-ip",
-        exempt_when=_unlimited("sign_rate_per_ip"),
-    )(view)
-    return limiter.limit(
-        _limits("sign_rate_per_address"),
-        key_func=_address_key,
-        scope="sign-address",
-        exempt_when=_unlimited("sign_rate_per_address"),
-    )(view)
+    """The two limits of a post to the form (an empty setting turns one off), both counted in
+    one Redis round trip (outreach.web.public_limits)."""
+
+    @functools.wraps(view)
+    def limited(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        if request.method == "POST":
+            settings = get_settings()
+            wanted = []
+            if settings.sign_rate_per_ip.strip():
+                ip = _client_ip()
+                wanted += [Limit(item, ip, "sign-ip") for item in parsed(settings.sign_rate_per_ip)]
+            if settings.sign_rate_per_address.strip():
+                address = _address_key()
+                items = parsed(settings.sign_rate_per_address)
+                wanted += [Limit(item, address, "sign-address") for item in items]
+            check(wanted)
+        return cast(ResponseReturnValue, view(*args, **kwargs))
+
+    return limited
 
 
 def _lang_args() -> dict[str, str]:
@@ -156,12 +162,53 @@ def _page(campaign: Campaign, form: SignForm | None, *, embed: bool, **extra: An
     )
 
 
-def _thanks_page(campaign: Campaign, *, embed: bool, thanks: str) -> str:
+def _signing_campaign(slug: str) -> Campaign:
+    """The campaign a post signs: read light (the columns a signature needs), detached from the
+    session and kept for CAMPAIGN_SECONDS in this process, so that a post reads no campaign.
+    Writes do not trust it: the insert itself checks that signing is open (a closed campaign
+    stores nothing at once); what it may show stale for CAMPAIGN_SECONDS is the notice text and
+    whether the form is offered. Pages are rendered from a fresh read (`_campaign`)."""
+    kept: dict[str, tuple[float, Campaign]] = current_app.extensions.setdefault(
+        "outreach.signing_campaigns", {}
+    )
+    now = time.monotonic()
+    hit = kept.get(slug)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    campaign = _campaign(slug, light=True)
+    get_db().session.expunge(campaign)
+    if len(kept) >= CAMPAIGNS_KEPT:
+        kept.clear()
+    kept[slug] = (now + CAMPAIGN_SECONDS, campaign)
+    return campaign
+
+
+def _kicker() -> Kicker:
+    """This process's kicker of the confirmation outbox (outreach.supporters.outbox)."""
+    kicker: Kicker | None = current_app.extensions.get("outreach.outbox_kicker")
+    if kicker is None:
+        broker = current_app.extensions["outreach.broker"]
+
+        def send(delay_ms: int) -> None:
+            message: dramatiq.Message[Any] = dramatiq.Message(
+                queue_name=OUTBOX.queue_name,
+                actor_name=OUTBOX.actor_name,
+                args=(),
+                kwargs={},
+                options={},
+            )
+            broker.enqueue(message, delay=delay_ms or None)
+
+        kicker = current_app.extensions["outreach.outbox_kicker"] = Kicker(send)
+    return kicker
+
+
+def _thanks_page(slug: str, signing: Campaign, *, embed: bool, thanks: str) -> str:
     """The page after a post (the letter, the counter, the names, the thanks), rendered at most
     once per THANKS_SECONDS for each campaign version, language, kind and query: it holds nothing
     of the supporter's, and rendering it for every signature cost more than the signing itself.
     Its counter may be a few seconds old; the campaign page and count.json are not."""
-    key = (campaign.id, campaign.updated_at, str(get_locale()), embed, thanks, request.query_string)
+    key = (signing.id, signing.updated_at, str(get_locale()), embed, thanks, request.query_string)
     pages: dict[Any, tuple[float, str]] = current_app.extensions.setdefault(
         "outreach.thanks_pages", {}
     )
@@ -169,7 +216,7 @@ def _thanks_page(campaign: Campaign, *, embed: bool, thanks: str) -> str:
     cached = pages.get(key)
     if cached is not None and cached[0] > now:
         return cached[1]
-    html = _page(campaign, None, embed=embed, thanks=thanks)
+    html = _page(_campaign(slug), None, embed=embed, thanks=thanks)
     if len(pages) >= THANKS_PAGES_KEPT:
         pages.clear()
     pages[key] = (now + THANKS_SECONDS, html)
@@ -177,50 +224,101 @@ def _thanks_page(campaign: Campaign, *, embed: bool, thanks: str) -> str:
 
 
 def _campaign_page(slug: str, *, embed: bool) -> ResponseReturnValue:
-    campaign = _campaign(slug, light=request.method == "POST")
+    if request.method == "POST":
+        return _post(slug, embed=embed)
+    campaign = _campaign(slug)
     form = SignForm(campaign.id) if campaign.signing_open else None
-    if request.method == "GET" or form is None:
-        if request.method == "POST":
-            return _page(campaign, None, embed=embed, closed=True), 409
-        return _page(campaign, form, embed=embed, confirmed=request.args.get("confirmed") == "1")
+    return _page(campaign, form, embed=embed, confirmed=request.args.get("confirmed") == "1")
+
+
+def _post(slug: str, *, embed: bool) -> ResponseReturnValue:
+    signing = _signing_campaign(slug)
+    if not signing.signing_open:
+        return _page(_campaign(slug), None, embed=embed, closed=True), 409
+    good = read_good_post(request.form, signing.id)
+    if good is None or good.fill_seconds < get_settings().sign_min_seconds:
+        # Something to refuse or to word an error about: the form finds what (public_forms).
+        return _post_with_form(slug, signing, embed=embed)
+    fields = {
+        "name": good.name,
+        "email": good.email,
+        "country": good.country,
+        "organisation": good.organisation,
+        "comment": good.comment,
+        "updates_opt_in": good.updates,
+        "named": good.named,
+    }
+    return _sign(slug, signing, embed=embed, **fields)
+
+
+def _post_with_form(slug: str, signing: Campaign, *, embed: bool) -> ResponseReturnValue:
+    form = SignForm(signing.id)
     valid = form.validate()
     if form.csrf_failed:
-        return render_template("public/refused.html", campaign=campaign), 400
+        return render_template("public/refused.html", campaign=signing), 400
     if form.honeypot_filled:
         # Answer as if it worked: a bot learns nothing, and nothing is stored or sent.
-        return _thanks_page(campaign, embed=embed, thanks="new")
+        return _thanks_page(slug, signing, embed=embed, thanks="new")
     if (form.fill_seconds or 0) < get_settings().sign_min_seconds:
         form.form_errors.append(
             _("That was very fast. Please check your details and send the form again.")
         )
         # The form is shown again as filled, with a new token (each rendering makes one).
-        return _page(campaign, form, embed=embed), 400
+        return _page(_campaign(slug), form, embed=embed), 400
     if not valid:
-        return _page(campaign, form, embed=embed), 400
-    settings = get_settings()
+        return _page(_campaign(slug), form, embed=embed), 400
+    return _sign(
+        slug,
+        signing,
+        embed=embed,
+        name=form.name.data or "",
+        email=form.normalised_email,
+        country=form.country.data or "",
+        organisation=form.organisation.data or "",
+        comment=form.comment.data or "",
+        updates_opt_in=bool(form.updates.data),
+        named=bool(form.named.data),
+    )
+
+
+def _autocommit_session() -> Session:
+    """The request's session on a connection in autocommit mode: a signature is one statement
+    (INSERT … ON CONFLICT DO NOTHING, which decides the burst rule and checks that signing is
+    open; or the compare-and-set of a repeat), atomic by itself, so it needs no BEGIN and COMMIT
+    round trips around it. Whatever ran before (the campaign's read) is committed first, since
+    a connection's mode is set when the session takes it."""
     session = get_db().session
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session
+
+
+def _sign(slug: str, signing: Campaign, *, embed: bool, **fields: Any) -> ResponseReturnValue:
+    """Store a valid post's signature, commit, and answer with the page after signing."""
+    settings = get_settings()
+    session = _autocommit_session()
     result = sign(
         session,
-        campaign,
+        signing,
         SignatureInput(
-            name=form.name.data or "",
-            email=form.normalised_email,
-            country=form.country.data or "",
-            organisation=form.organisation.data or "",
-            comment=form.comment.data or "",
-            updates_opt_in=bool(form.updates.data),
-            named=bool(form.named.data),
+            **fields,
             language=str(get_locale() or "en"),
-            privacy_notice=privacy_notice_text(campaign),
+            privacy_notice=privacy_notice_text(signing),
         ),
         source=ip_hash(settings.secret_key, _client_ip()),
         burst=burst_limit(settings.sign_burst),
         known_notices=current_app.extensions.setdefault("outreach.known_notices", set()),
+        kicker=_kicker(),
+        only_open=True,  # `signing` may be a moment old
     )
     session.commit()
+    if result.outcome == "closed":
+        current_app.extensions["outreach.signing_campaigns"].pop(slug, None)
+        return _page(_campaign(slug), None, embed=embed, closed=True), 409
     # A held signature is told the same as a new one: the sender of a burst learns nothing.
     return _thanks_page(
-        campaign, embed=embed, thanks="again" if result.outcome == "again" else "new"
+        slug, signing, embed=embed, thanks="again" if result.outcome == "again" else "new"
     )
 
 
