@@ -83,8 +83,12 @@ BENCH_ROWS = Table(
 
 def baseline_app() -> Flask:
     """The limit: the least a signing endpoint does on this stack (gunicorn imports this)."""
+    from outreach.db import make_engine
+
     app = Flask("sign-baseline")
-    engine = create_engine(os.environ["BENCH_DATABASE_URL"])
+    # The app's own engine set-up (SQLite's pragmas, PostgreSQL's pool and pre-ping): the same
+    # stack, so neither side gains from a different commit or connection policy.
+    engine = make_engine(os.environ["BENCH_DATABASE_URL"])
 
     @app.post("/insert")
     def insert_one() -> tuple[str, int]:
