@@ -45,12 +45,14 @@ from sqlalchemy import Table, func, insert, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
+    analyse,
     exit_cleanly_on_signals,
     gunicorn,
     insert_officials,
     private_redis,
     report,
     scratch_postgres,
+    served_app,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -313,37 +315,20 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def bench_backend(label: str, database_url: str, args: argparse.Namespace, folder: Path) -> int:
-    from flask_migrate import upgrade
-
-    from outreach import create_app
     from outreach.extensions import get_db
 
     folder.mkdir(parents=True, exist_ok=True)
     with private_redis(folder) as redis_url:
-        env = {
-            "OUTREACH_INSTANCE_PATH": str(folder / "instance"),
-            "OUTREACH_SECRET_KEY": SECRET,
-            "OUTREACH_DATABASE_URL": database_url,
-            "OUTREACH_REDIS_URL": redis_url,
-            "OUTREACH_SMTP_URL": "smtp://127.0.0.1:1",  # never used: no page sends mail
-        }
-        app = create_app(
-            {"instance_path": env["OUTREACH_INSTANCE_PATH"], "secret_key": SECRET,
-             "database_url": database_url, "redis_url": redis_url}
+        app, env = served_app(
+            folder, database_url, redis_url, SECRET,
+            OUTREACH_SMTP_URL="smtp://127.0.0.1:1",  # never used: no page sends mail
         )  # fmt: skip
         start = time.perf_counter()
         with app.app_context():
-            upgrade()
             ids = seed(app, args.deliveries)
             pages = urls(app, ids)
             check_seconds = stored_check(app, ids["draft"])
-            if not get_db().is_sqlite:
-                # As autovacuum leaves a live server's tables: statistics gathered, the
-                # visibility map set (index-only scans), after the bulk inserts.
-                with get_db().engine.connect() as conn:
-                    conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                        "VACUUM ANALYZE"
-                    )
+            analyse(get_db())
             get_db().dispose()
         print(f"{label}: seeded in {time.perf_counter() - start:.0f} s; {len(pages)} pages")
         print(f"{label}: the check of every copy of the draft, as the worker runs it: "

@@ -37,6 +37,36 @@ def fresh_app(database_url: str | None = None) -> tuple[Flask, Path]:
     return app, folder
 
 
+def served_app(
+    folder: Path, database_url: str, redis_url: str, secret: str, **more_env: str
+) -> tuple[Flask, dict[str, str]]:
+    """A migrated app in this process and the environment that makes gunicorn's workers the
+    same app (instance folder, secret key, database, Redis, plus `more_env`): the benchmarks
+    seed through the first and load the second."""
+    env = {
+        "OUTREACH_INSTANCE_PATH": str(folder / "instance"),
+        "OUTREACH_SECRET_KEY": secret,
+        "OUTREACH_DATABASE_URL": database_url,
+        "OUTREACH_REDIS_URL": redis_url,
+        **more_env,
+    }
+    app = create_app(
+        {"instance_path": env["OUTREACH_INSTANCE_PATH"], "secret_key": secret,
+         "database_url": database_url, "redis_url": redis_url}
+    )  # fmt: skip
+    with app.app_context():
+        upgrade()
+    return app, env
+
+
+def analyse(db: Any) -> None:
+    """On PostgreSQL, VACUUM ANALYZE after a bulk load: statistics gathered and the visibility
+    map set (index-only scans), as autovacuum leaves a live server's tables."""
+    if not db.is_sqlite:
+        with db.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+
+
 def median_seconds(fn: Callable[[], Any], repeat: int = 7) -> float:
     """The median wall time of `repeat` calls (after one warm-up call)."""
     fn()

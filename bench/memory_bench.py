@@ -44,12 +44,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import bench.common
 from bench.admin_pages_bench import SECRET, seed, sign_in, urls
 from bench.common import (
+    analyse,
     exit_cleanly_on_signals,
     gunicorn_server,
     private_redis,
     proc_status_kib,
     report,
     scratch_postgres,
+    served_app,
     smtp_sink,
 )
 
@@ -71,33 +73,18 @@ class WebMemory:
 
 
 def serve_and_measure(database_url: str, folder: Path, size: int, requests: int) -> WebMemory:
-    from flask_migrate import upgrade
-
-    from outreach import create_app
     from outreach.extensions import get_db
 
     folder.mkdir(parents=True, exist_ok=True)
     with private_redis(folder) as redis_url:
-        env = {
-            "OUTREACH_INSTANCE_PATH": str(folder / "instance"),
-            "OUTREACH_SECRET_KEY": SECRET,
-            "OUTREACH_DATABASE_URL": database_url,
-            "OUTREACH_REDIS_URL": redis_url,
-            "OUTREACH_SMTP_URL": "smtp://127.0.0.1:1",  # never used: no page sends mail
-        }
-        app = create_app(
-            {"instance_path": env["OUTREACH_INSTANCE_PATH"], "secret_key": SECRET,
-             "database_url": database_url, "redis_url": redis_url}
+        app, env = served_app(
+            folder, database_url, redis_url, SECRET,
+            OUTREACH_SMTP_URL="smtp://127.0.0.1:1",  # never used: no page sends mail
         )  # fmt: skip
         with app.app_context():
-            upgrade()
             ids = seed(app, size)
             pages = urls(app, ids)
-            if not get_db().is_sqlite:
-                with get_db().engine.connect() as conn:
-                    conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                        "VACUUM ANALYZE"
-                    )
+            analyse(get_db())
             get_db().dispose()
         result = WebMemory(size, len(pages))
         with gunicorn_server("outreach:create_app()", env, folder) as server:

@@ -60,6 +60,7 @@ from bench.common import (  # noqa: E402
     private_redis,
     report,
     scratch_postgres,
+    served_app,
 )
 
 CLIENTS = 4
@@ -187,36 +188,23 @@ def prepare(
     database_url: str, redis_url: str, folder: Path, *, one_source: bool = False
 ) -> dict[str, str]:
     """Migrate, make a campaign with an open public page and the baseline's table; the env."""
-    env = {
-        "OUTREACH_INSTANCE_PATH": str(folder / "instance"),
-        "OUTREACH_SECRET_KEY": SECRET,
-        "OUTREACH_DATABASE_URL": database_url,
-        "OUTREACH_REDIS_URL": redis_url,
-        # Every protection on, at its production setting; each post from its own address.
-        "OUTREACH_PROXY_HOPS": "1",
-        "OUTREACH_SIGN_MIN_SECONDS": "0",
-        "BENCH_DATABASE_URL": database_url,
-    }
+    # Every protection on, at its production setting; each post from its own address.
+    more = {"OUTREACH_PROXY_HOPS": "1", "OUTREACH_SIGN_MIN_SECONDS": "0"}
     if one_source:
         # Everything from 127.0.0.1: the limits raised so that one client is not throttled.
-        env.update(
+        more.update(
             OUTREACH_PROXY_HOPS="0",
             OUTREACH_SIGN_RATE_PER_IP="1000000/minute",
             OUTREACH_SIGN_RATE_PER_ADDRESS="100/hour",
             OUTREACH_SIGN_BURST="1000000/10",
         )
-    from flask_migrate import upgrade
-
-    from outreach import create_app
     from outreach.campaigns import services
     from outreach.extensions import get_db
 
-    app = create_app(
-        {"instance_path": env["OUTREACH_INSTANCE_PATH"], "secret_key": SECRET,
-         "database_url": database_url, "redis_url": redis_url}
-    )  # fmt: skip
+    app, env = served_app(
+        folder, database_url, redis_url, SECRET, BENCH_DATABASE_URL=database_url, **more
+    )
     with app.app_context():
-        upgrade()
         with get_db().transaction() as session:
             campaign = services.create_campaign(
                 session, name="Free the fishermen", subject="Release the twelve fishermen",
