@@ -360,3 +360,20 @@ def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
 @pytest.fixture
 def admin(make_user: Callable[..., tuple[str, str]]) -> tuple[str, str]:
     return make_user(email="admin@example.org", role="admin", password="correct horse battery")
+
+
+def count_copies_checked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that receives the number of copies of each check of every copy run in this
+    process (the launch's, the check page's, or an in-process worker's) from now on."""
+    from outreach.campaigns import services
+
+    checked: list[int] = []
+    real = services.lint_campaign
+
+    def counting(*args: object, **kwargs: object) -> services.LintReport:
+        report = real(*args, **kwargs)  # type: ignore[arg-type]
+        checked.append(report.recipients)
+        return report
+
+    monkeypatch.setattr(services, "lint_campaign", counting)
+    return checked

@@ -19,24 +19,16 @@ from outreach.campaigns import check_runs, services
 from outreach.campaigns.check_runs import LetterCheck
 from outreach.campaigns.models import Campaign, Delivery
 from outreach.extensions import get_db
-from tests.conftest import count_rows, csrf_token_from, draft_campaign, running_worker, wait_for
+from tests.conftest import (
+    count_copies_checked,
+    count_rows,
+    csrf_token_from,
+    draft_campaign,
+    running_worker,
+    wait_for,
+)
 
 BODY = "{{ salutation }}\n\nAs a member for {{ recipient.country }} ({{ recipient.national_party }}), please act."
-
-
-def _rendered_copies(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the copies the web process renders for a check (the worker's run in this process
-    counts too: tests start the worker only when they mean it)."""
-    checked: list[int] = []
-    real = services.lint_campaign
-
-    def counting(*args: object, **kwargs: object) -> services.LintReport:
-        report = real(*args, **kwargs)  # type: ignore[arg-type]
-        checked.append(report.recipients)
-        return report
-
-    monkeypatch.setattr(services, "lint_campaign", counting)
-    return checked
 
 
 def _row(app: Flask, campaign_id: int) -> LetterCheck:
@@ -67,7 +59,7 @@ def test_a_large_letter_is_checked_by_a_worker_and_its_stored_report_launches_it
     views, and its launch button, with the stored digest, launches the drive."""
     campaign_id = draft_campaign(app, {"filter": "kind:mep"}, body=BODY)
     client = login("campaigner")
-    rendered = _rendered_copies(monkeypatch)
+    rendered = count_copies_checked(monkeypatch)
     page = client.get(f"/campaigns/{campaign_id}/check").get_data(as_text=True)
     assert rendered == []
     assert "Checking every copy" in page
@@ -155,7 +147,7 @@ def test_a_small_letter_is_checked_in_the_request_once(
     shows the stored report and renders none; "Check every copy again" renders them again."""
     campaign_id = draft_campaign(app, {"countries": ["MT"]}, body="Dear Member,\n\nPlease act.")
     client = login("campaigner")
-    rendered = _rendered_copies(monkeypatch)
+    rendered = count_copies_checked(monkeypatch)
     page = client.get(f"/campaigns/{campaign_id}/check").get_data(as_text=True)
     assert "6</b>copies rendered" in page
     assert "100% of the copies are identical" in page

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask
@@ -22,6 +23,17 @@ from outreach.tracking.models import MepReplyQuestion
 from tests.conftest import running_worker, wait_for
 from tests.test_replies import deliver, login_as, post, sent_campaign, wait_processed
 from tests.test_supporters_letters import letters_campaign, maltese_meps, supporter_writes
+
+
+def _wait_until_sent(app: Flask, maildir: Path, letters: int) -> None:
+    """The server has received the supporter's letters, and the worker recorded them sent."""
+    wait_for(lambda: len(read_mailbox(maildir)) == letters)
+
+    def sent() -> bool:
+        with app.app_context(), get_db().transaction() as s:
+            return set(s.scalars(select(Delivery.state))) == {"sent"}
+
+    wait_for(sent)
 
 
 def test_a_follow_up_goes_in_the_thread_to_those_who_have_not_replied(
@@ -122,14 +134,8 @@ def test_a_supporter_is_asked_whether_their_mep_replied_and_the_answer_is_record
     supporter_writes(app, campaign_id, "ana@example.org", [m.id for m in meps])
     maildir = smtp_server.handler.maildir
     with running_worker(app):
-        wait_for(lambda: len(read_mailbox(maildir)) == 2)
+        _wait_until_sent(app, maildir, 2)
         with app.app_context():
-
-            def sent() -> bool:
-                with get_db().transaction() as s:
-                    return set(s.scalars(select(Delivery.state))) == {"sent"}
-
-            wait_for(sent)
             with get_db().transaction() as session:
                 assert sweep_questions(session, days=14) == []  # too early
             with get_db().transaction() as session:
@@ -201,17 +207,10 @@ def test_the_mep_reply_question_speaks_the_supporters_language(
         signature.language = "fr"
     maildir = smtp_server.handler.maildir
     with running_worker(app):
-        wait_for(lambda: len(read_mailbox(maildir)) == 1)
-        with app.app_context():
-
-            def sent() -> bool:
-                with get_db().transaction() as s:
-                    return set(s.scalars(select(Delivery.state))) == {"sent"}
-
-            wait_for(sent)
-            with get_db().transaction() as session:
-                later = utcnow() + timedelta(days=14, minutes=1)
-                assert sweep_questions(session, days=14, now=later) == [signature_id]
+        _wait_until_sent(app, maildir, 1)
+        with app.app_context(), get_db().transaction() as session:
+            later = utcnow() + timedelta(days=14, minutes=1)
+            assert sweep_questions(session, days=14, now=later) == [signature_id]
         wait_for(lambda: len(read_mailbox(maildir)) == 2)
     [question] = [m for m in read_mailbox(maildir) if "députés européens" in m.subject]
     assert question.subject.startswith("Vos députés européens vous ont-ils répondu ?")

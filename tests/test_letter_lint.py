@@ -13,7 +13,13 @@ import outreach.letters.lint as lint_module
 from outreach.campaigns import services
 from outreach.campaigns.models import Campaign, Delivery
 from outreach.extensions import get_db
-from tests.conftest import count_rows, csrf_token_from, draft_campaign, launch_campaign
+from tests.conftest import (
+    count_copies_checked,
+    count_rows,
+    csrf_token_from,
+    draft_campaign,
+    launch_campaign,
+)
 
 
 def _lint(app: Flask, campaign_id: int) -> services.LintReport:
@@ -141,20 +147,6 @@ def _launch(app: Flask, campaign_id: int, digest: str | None) -> services.Launch
         )
 
 
-def _copies_checked_at_launch(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the copies the launch itself renders for its check."""
-    checked: list[int] = []
-    real = services.lint_campaign
-
-    def counting(*args: object, **kwargs: object) -> services.LintReport:
-        report = real(*args, **kwargs)  # type: ignore[arg-type]
-        checked.append(report.recipients)
-        return report
-
-    monkeypatch.setattr(services, "lint_campaign", counting)
-    return checked
-
-
 def test_launch_trusts_the_check_staff_ran_while_nothing_it_read_has_changed(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -163,7 +155,7 @@ def test_launch_trusts_the_check_staff_ran_while_nothing_it_read_has_changed(
     refused."""
     campaign_id = draft_campaign(app, {"countries": ["MT"]}, body="Dear Member,\n\nPlease act.")
     digest = _stored_check(app, campaign_id)
-    checked = _copies_checked_at_launch(monkeypatch)
+    checked = count_copies_checked(monkeypatch)
     with pytest.raises(services.WarningsNotConfirmed):
         _launch(app, campaign_id, "0" * 16)
     assert _launch(app, campaign_id, digest).deliveries == 6
@@ -197,7 +189,7 @@ def test_a_change_since_the_check_makes_launch_check_every_copy_again(
             session.execute(update(Contact), [{"id": first.id, "organisation": "Renamed"}])
         else:
             campaign.body_template = "{{ salutation }}\n\nPlease act now."
-    checked = _copies_checked_at_launch(monkeypatch)
+    checked = count_copies_checked(monkeypatch)
     monkeypatch.setattr(lint_module, "MAX_MESSAGE_BYTES", 100)
     with pytest.raises(services.CampaignError, match=r"found 6 error\(s\)"):
         _launch(app, campaign_id, digest)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import dramatiq
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
@@ -54,6 +55,8 @@ THANKS_PAGES_KEPT = 256
 # How long a process signs with the campaign it read (see _signing_campaign).
 CAMPAIGN_SECONDS = 2.0
 CAMPAIGNS_KEPT = 256
+SIGNING_CAMPAIGNS = "outreach.signing_campaigns"  # the store of `_kept` for them
+T = TypeVar("T")
 _SIGNING_COLUMNS = (
     Campaign.id,
     Campaign.slug,
@@ -162,25 +165,34 @@ def _page(campaign: Campaign, form: SignForm | None, *, embed: bool, **extra: An
     )
 
 
+def _kept(name: str, key: Any, seconds: float, most: int, make: Callable[[], T]) -> T:
+    """`make()`'s value kept by this process for `seconds` under `key` in the store `name` (at
+    most `most` keys: past that the store starts again empty)."""
+    store: dict[Any, tuple[float, T]] = current_app.extensions.setdefault(name, {})
+    now = time.monotonic()
+    hit = store.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = make()
+    if len(store) >= most:
+        store.clear()
+    store[key] = (now + seconds, value)
+    return value
+
+
 def _signing_campaign(slug: str) -> Campaign:
     """The campaign a post signs: read light (the columns a signature needs), detached from the
     session and kept for CAMPAIGN_SECONDS in this process, so that a post reads no campaign.
     Writes do not trust it: the insert itself checks that signing is open (a closed campaign
     stores nothing at once); what it may show stale for CAMPAIGN_SECONDS is the notice text and
     whether the form is offered. Pages are rendered from a fresh read (`_campaign`)."""
-    kept: dict[str, tuple[float, Campaign]] = current_app.extensions.setdefault(
-        "outreach.signing_campaigns", {}
-    )
-    now = time.monotonic()
-    hit = kept.get(slug)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    campaign = _campaign(slug, light=True)
-    get_db().session.expunge(campaign)
-    if len(kept) >= CAMPAIGNS_KEPT:
-        kept.clear()
-    kept[slug] = (now + CAMPAIGN_SECONDS, campaign)
-    return campaign
+
+    def read() -> Campaign:
+        campaign = _campaign(slug, light=True)
+        get_db().session.expunge(campaign)
+        return campaign
+
+    return _kept(SIGNING_CAMPAIGNS, slug, CAMPAIGN_SECONDS, CAMPAIGNS_KEPT, read)
 
 
 def _kicker() -> Kicker:
@@ -209,18 +221,10 @@ def _thanks_page(slug: str, signing: Campaign, *, embed: bool, thanks: str) -> s
     of the supporter's, and rendering it for every signature cost more than the signing itself.
     Its counter may be a few seconds old; the campaign page and count.json are not."""
     key = (signing.id, signing.updated_at, str(get_locale()), embed, thanks, request.query_string)
-    pages: dict[Any, tuple[float, str]] = current_app.extensions.setdefault(
-        "outreach.thanks_pages", {}
-    )
-    now = time.monotonic()
-    cached = pages.get(key)
-    if cached is not None and cached[0] > now:
-        return cached[1]
-    html = _page(_campaign(slug), None, embed=embed, thanks=thanks)
-    if len(pages) >= THANKS_PAGES_KEPT:
-        pages.clear()
-    pages[key] = (now + THANKS_SECONDS, html)
-    return html
+    return _kept(
+        "outreach.thanks_pages", key, THANKS_SECONDS, THANKS_PAGES_KEPT,
+        lambda: _page(_campaign(slug), None, embed=embed, thanks=thanks),
+    )  # fmt: skip
 
 
 def _campaign_page(slug: str, *, embed: bool) -> ResponseReturnValue:
@@ -314,7 +318,7 @@ def _sign(slug: str, signing: Campaign, *, embed: bool, **fields: Any) -> Respon
     )
     session.commit()
     if result.outcome == "closed":
-        current_app.extensions["outreach.signing_campaigns"].pop(slug, None)
+        current_app.extensions[SIGNING_CAMPAIGNS].pop(slug, None)
         return _page(_campaign(slug), None, embed=embed, closed=True), 409
     # A held signature is told the same as a new one: the sender of a burst learns nothing.
     return _thanks_page(
