@@ -55,6 +55,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         )
     from outreach import extensions
 
+    app.session_interface = extensions.CookieSessions()
     extensions.init_app(app, settings)
 
     from outreach.web import register_blueprints

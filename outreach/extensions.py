@@ -4,10 +4,14 @@ languages of the public pages (Flask-Babel) and the rate limits of the public fo
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
+from typing import Any
 
+from babel import Locale
 from flask import Flask, Response, current_app, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -15,6 +19,8 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 from contacts.base import Base
 from outreach.db import Database
@@ -29,6 +35,9 @@ babel = Babel()
 # on the public views (outreach.web.public), read from the settings at each request.
 limiter = Limiter(key_func=get_remote_address, strategy="fixed-window")
 PUBLIC_LANGUAGES = ("en", "fr", "de")
+# The views that count their own rate limits, both in one Redis call (outreach.web.public_limits):
+# Flask-Limiter's middleware is not run for them (see _skip_limiter_middleware).
+OWN_LIMITS = frozenset({"public.campaign", "public.embed"})
 # A signature is a few hundred bytes: the public pages refuse bodies above this at once, before
 # the rate limiter reads the form (the console keeps the app-wide 20 MB for imports).
 PUBLIC_MAX_BODY = 16 * 1024
@@ -81,12 +90,50 @@ def init_app(app: Flask, settings: Settings) -> None:
         return user if user is not None and user.active else None
 
 
-def select_locale() -> str:
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, except that a request without the cookie (a supporter on
+    a public page has none) gets its empty session without the signer being built for it."""
+
+    def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:
+        if self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
+
+
+_LOCALES = {code: Locale.parse(code) for code in PUBLIC_LANGUAGES}
+
+
+@functools.lru_cache(maxsize=256)
+def _browser_language(accept_language: str) -> str:
+    # Browsers send a handful of distinct headers: each is parsed once per process.
+    accepted = parse_accept_header(accept_language, LanguageAccept)
+    return accepted.best_match(PUBLIC_LANGUAGES) or "en"
+
+
+def select_locale() -> Locale:
     """The page's language: an explicit ?lang= (the switch on the page), else the browser's."""
     asked = request.args.get("lang", "")
-    if asked in PUBLIC_LANGUAGES:
-        return asked
-    return request.accept_languages.best_match(PUBLIC_LANGUAGES) or "en"
+    if asked not in PUBLIC_LANGUAGES:
+        asked = _browser_language(request.headers.get("Accept-Language", ""))
+    return _LOCALES[asked]
+
+
+def _skip_limiter_middleware(app: Flask) -> None:
+    """Flask-Limiter's before_request looks for the limits of every request; even for a view a
+    request filter excuses, that took 40 µs of a signature's 900. The views of OWN_LIMITS count
+    their own limits, so for them it is not called at all; every other view keeps it (the API's
+    per-token limit is a blueprint limit, which only the middleware applies)."""
+    middleware = limiter._check_request_limit
+    hooks = app.before_request_funcs.setdefault(None, [])
+    if middleware not in hooks:
+        raise RuntimeError("Flask-Limiter's before_request hook was not found: check its version")
+
+    @functools.wraps(middleware)
+    def except_own_limits() -> None:
+        if request.endpoint not in OWN_LIMITS:
+            middleware()
+
+    hooks[hooks.index(middleware)] = except_own_limits
 
 
 def init_public_extensions(app: Flask, settings: Settings) -> None:
@@ -111,6 +158,7 @@ def init_public_extensions(app: Flask, settings: Settings) -> None:
         RATELIMIT_HEADERS_ENABLED=False,
     )
     limiter.init_app(app)
+    _skip_limiter_middleware(app)
 
     @app.after_request
     def _retry_after(response: Response) -> Response:

@@ -37,11 +37,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 import outreach.api.webhooks  # outgoing webhooks of this module's events
 from contacts.base import utcnow
 from outreach.campaigns.models import Campaign
+from outreach.db import is_autocommit
 from outreach.supporters.models import PrivacyNotice, Signature, SignatureState
 from outreach.supporters.outbox import kick_after_commit
 
@@ -94,25 +96,49 @@ def plain_text(value: str, limit: int) -> str:
     return " ".join(cleaned.split())[:limit]
 
 
-def _insert(session: Session, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+# Where a signature is written: the caller's session (the caller commits), or a connection of
+# Database.autocommit() (each statement is committed as it runs; the public form's, see `sign`).
+Writer = Session | Connection
 
 
-def record_notice(session: Session, text: str, known: set[str] | None = None) -> str:
+def _dialect(db: Writer) -> str:
+    return (db.get_bind() if isinstance(db, Session) else db).dialect.name
+
+
+def _after_commit(db: Writer, action: Callable[[], None]) -> None:
+    """Run `action` once `db`'s work is committed: at once on an autocommit connection."""
+    if isinstance(db, Session):
+        event.listen(db, "after_commit", lambda _session: action(), once=True)
+    else:
+        action()
+
+
+def _checked_writer(db: Writer) -> Writer:
+    if isinstance(db, Connection) and not is_autocommit(db):
+        # What runs after the commit (the kick, the notice remembered) would run at once, for
+        # work that might yet be rolled back.
+        raise ValueError("sign() writes on a session, or on a connection of Database.autocommit()")
+    return db
+
+
+def _insert(db: Writer, table: Any) -> Any:
+    return (postgresql if _dialect(db) == "postgresql" else sqlite).insert(table)
+
+
+def record_notice(db: Writer, text: str, known: set[str] | None = None) -> str:
     """The notice's SHA-256, storing its text the first time it is consented to. `known` (the
     caller's set of digests already stored; notices are never deleted) saves the upsert."""
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     if known is not None and digest in known:
         return digest
-    session.execute(
-        _insert(session, PrivacyNotice)
+    db.execute(
+        _insert(db, PrivacyNotice)
         .values(sha256=digest, text=text, first_used_at=utcnow())
         .on_conflict_do_nothing(index_elements=["sha256"])
     )
     if known is not None:
         # Remembered only once the transaction commits: a rolled-back upsert stored nothing.
-        event.listen(session, "after_commit", lambda _s: known.add(digest), once=True)
+        _after_commit(db, lambda: known.add(digest))
     return digest
 
 
@@ -121,7 +147,7 @@ _NEW_SIGNATURE: dict[tuple[str, bool], Any] = {}
 _NO_WINDOW = datetime(9999, 1, 1, tzinfo=UTC)
 
 
-def _new_signature_statement(session: Session, *, only_open: bool) -> Any:
+def _new_signature_statement(db: Writer, *, only_open: bool) -> Any:
     """One statement that decides and inserts: INSERT … SELECT whose state is `held` when the
     source already has the burst threshold's number of signatures of this campaign within the
     window (counting stops there), ON CONFLICT (campaign, e-mail) DO NOTHING, RETURNING id and
@@ -131,7 +157,7 @@ def _new_signature_statement(session: Session, *, only_open: bool) -> Any:
     other committed.
 
     Built once per dialect with bound parameters, so SQLAlchemy compiles it once."""
-    key = (session.get_bind().dialect.name, only_open)
+    key = (_dialect(db), only_open)
     if key in _NEW_SIGNATURE:
         return _NEW_SIGNATURE[key]
     table = Signature.__table__
@@ -145,9 +171,14 @@ def _new_signature_statement(session: Session, *, only_open: bool) -> Any:
         .limit(bindparam("burst_count", type_=Integer))
         .subquery()
     )
-    held = select(func.count()).select_from(recent).scalar_subquery() >= bindparam(
-        "burst_count", type_=Integer
-    )
+    # Decided once, in a one-row subquery that both columns below read.
+    decision = select(
+        (
+            select(func.count()).select_from(recent).scalar_subquery()
+            >= bindparam("burst_count", type_=Integer)
+        ).label("held")
+    ).subquery("decision")
+    held = decision.c.held
     computed = {
         "state": case((held, SignatureState.HELD.value), else_=SignatureState.PENDING.value),
         "confirmation_requested_at": case(
@@ -159,9 +190,13 @@ def _new_signature_statement(session: Session, *, only_open: bool) -> Any:
     names = [*_GIVEN_COLUMNS, *computed]
     values = [bindparam(name, type_=table.c[name].type) for name in _GIVEN_COLUMNS]
     # A WHERE is needed anyway: SQLite's parser needs one between INSERT … SELECT and ON CONFLICT.
-    chosen = select(*values, *computed.values()).where(_open_campaign() if only_open else true())
+    chosen = (
+        select(*values, *computed.values())
+        .select_from(decision)
+        .where(_open_campaign() if only_open else true())
+    )
     statement = (
-        _insert(session, table)
+        _insert(db, table)
         .from_select(names, chosen)
         .on_conflict_do_nothing(index_elements=["campaign_id", "email"])
         .returning(table.c.id, table.c.state)
@@ -194,7 +229,7 @@ _GIVEN_COLUMNS = (
 
 
 def sign(
-    session: Session,
+    db: Writer,
     campaign: CampaignRef,
     data: SignatureInput,
     *,
@@ -205,19 +240,24 @@ def sign(
     kicker: Callable[[], None] | None = None,
     only_open: bool = False,
 ) -> SignResult:
-    """Record a signature (the caller commits). `source` is the IP hash; `known_notices` the
-    caller's set of privacy notices already stored (see record_notice); `kicker` has the
-    confirmation outbox swept after the commit (default: one job deferred, see outbox);
+    """Record a signature: on a session (the caller commits), or on a connection in autocommit
+    (each statement committed as it runs: the public form's, which needs neither the ORM nor
+    a transaction around one statement). `source` is the IP hash; `known_notices` the caller's
+    set of privacy notices already stored (see record_notice); `kicker` has the confirmation
+    outbox swept after the commit (default, on a session only: one job deferred, see outbox);
     `only_open` stores nothing if the campaign's signing has closed (outcome `closed`), for a
     caller that may hold a campaign read a moment ago."""
     now = now or utcnow()
-    notice = record_notice(session, data.privacy_notice, known_notices)
+    db = _checked_writer(db)
+    if kicker is None and isinstance(db, Connection):
+        raise ValueError("sign() on a connection needs a kicker (a deferred job needs a session)")
+    notice = record_notice(db, data.privacy_notice, known_notices)
     burst_count, since = (burst[0], now - timedelta(minutes=burst[1])) if burst else (1, _NO_WINDOW)
-    # On the session's connection: a Core statement needs none of the ORM's execution steps.
+    # On a session, its connection: a Core statement needs none of the ORM's execution steps.
     row = (
-        session.connection()
+        (db.connection() if isinstance(db, Session) else db)
         .execute(
-            _new_signature_statement(session, only_open=only_open),
+            _new_signature_statement(db, only_open=only_open),
             {
                 "campaign_id": campaign.id,
                 "name": plain_text(data.name, MAX_NAME),
@@ -242,10 +282,10 @@ def sign(
         new_id, state = row
         if state == SignatureState.HELD.value:
             return SignResult("held", new_id, mail_queued=False)
-        kick_after_commit(session, kicker)
+        _kick(db, kicker)
         return SignResult("new", new_id, mail_queued=True)
     # The address has signed already: perhaps send the link again, at most once an hour.
-    again = session.scalar(
+    again = db.scalar(
         update(Signature)
         .where(
             Signature.campaign_id == campaign.id,
@@ -262,9 +302,9 @@ def sign(
         .returning(Signature.id)
     )
     if again is not None:
-        kick_after_commit(session, kicker)
+        _kick(db, kicker)
         return SignResult("again", again, mail_queued=True)
-    existing = session.scalar(
+    existing = db.scalar(
         select(Signature.id).where(
             Signature.campaign_id == campaign.id, Signature.email == data.email
         )
@@ -273,6 +313,14 @@ def sign(
         # Nothing inserted and no earlier signature: the campaign's signing is closed.
         return SignResult("closed", 0, mail_queued=False)
     return SignResult("again", existing or 0, mail_queued=False)
+
+
+def _kick(db: Writer, kicker: Callable[[], None] | None) -> None:
+    """Have the outbox swept once the new request for a mail is committed."""
+    if isinstance(db, Session):
+        kick_after_commit(db, kicker)
+    elif kicker is not None:
+        kicker()
 
 
 def confirm_pending(session: Session, signature_id: int, *, now: datetime | None = None) -> bool:

@@ -21,7 +21,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import load_only
 from werkzeug.wrappers import Response
 
 from outreach.campaigns.models import Campaign
@@ -56,6 +56,7 @@ THANKS_PAGES_KEPT = 256
 CAMPAIGN_SECONDS = 2.0
 CAMPAIGNS_KEPT = 256
 SIGNING_CAMPAIGNS = "outreach.signing_campaigns"  # the store of `_kept` for them
+NOTICES = "outreach.signing_notices"  # the privacy notices of those campaigns
 T = TypeVar("T")
 _SIGNING_COLUMNS = (
     Campaign.id,
@@ -285,38 +286,36 @@ def _post_with_form(slug: str, signing: Campaign, *, embed: bool) -> ResponseRet
     )
 
 
-def _autocommit_session() -> Session:
-    """The request's session on a connection in autocommit mode: a signature is one statement
-    (INSERT … ON CONFLICT DO NOTHING, which decides the burst rule and checks that signing is
-    open; or the compare-and-set of a repeat), atomic by itself, so it needs no BEGIN and COMMIT
-    round trips around it. Whatever ran before (the campaign's read) is committed first, since
-    a connection's mode is set when the session takes it."""
-    session = get_db().session
-    if session.in_transaction():
-        session.commit()
-    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    return session
+def _notice(signing: Campaign, language: str) -> str:
+    """The privacy notice a post consents to, kept with the campaign it was read from (the
+    default one is translated: a gettext per signature cost more than the rest of the notice)."""
+    key = (signing.id, signing.updated_at, language)
+    return _kept(
+        NOTICES, key, CAMPAIGN_SECONDS, CAMPAIGNS_KEPT, lambda: privacy_notice_text(signing)
+    )
 
 
 def _sign(slug: str, signing: Campaign, *, embed: bool, **fields: Any) -> ResponseReturnValue:
-    """Store a valid post's signature, commit, and answer with the page after signing."""
+    """Store a valid post's signature and answer with the page after signing.
+
+    The signature is one statement (INSERT … ON CONFLICT DO NOTHING, which decides the burst
+    rule and checks that signing is open; or the compare-and-set of a repeat), atomic by itself:
+    it runs on a connection of its own in autocommit, without the ORM's session or the BEGIN and
+    COMMIT round trips of a transaction around it."""
     settings = get_settings()
-    session = _autocommit_session()
-    result = sign(
-        session,
-        signing,
-        SignatureInput(
-            **fields,
-            language=str(get_locale() or "en"),
-            privacy_notice=privacy_notice_text(signing),
-        ),
-        source=ip_hash(settings.secret_key, _client_ip()),
-        burst=burst_limit(settings.sign_burst),
-        known_notices=current_app.extensions.setdefault("outreach.known_notices", set()),
-        kicker=_kicker(),
-        only_open=True,  # `signing` may be a moment old
-    )
-    session.commit()
+    language = str(get_locale() or "en")
+    kicker = _kicker()
+    with get_db().autocommit() as connection:
+        result = sign(
+            connection,
+            signing,
+            SignatureInput(**fields, language=language, privacy_notice=_notice(signing, language)),
+            source=ip_hash(settings.secret_key, _client_ip()),
+            burst=burst_limit(settings.sign_burst),
+            known_notices=current_app.extensions.setdefault("outreach.known_notices", set()),
+            kicker=kicker,
+            only_open=True,  # `signing` may be a moment old
+        )
     if result.outcome == "closed":
         current_app.extensions[SIGNING_CAMPAIGNS].pop(slug, None)
         return _page(_campaign(slug), None, embed=embed, closed=True), 409

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from flask import request
 from limits import RateLimitItem, parse_many
 from limits.storage import RedisStorage
 from werkzeug.exceptions import TooManyRequests
@@ -27,15 +26,6 @@ from werkzeug.exceptions import TooManyRequests
 from outreach.extensions import limiter
 
 log = logging.getLogger(__name__)
-# The views that count their own limits here: Flask-Limiter's middleware need not look for
-# limits of theirs on every request (it cost more than the two limits' Redis call).
-OWN_LIMITS = frozenset({"public.campaign", "public.embed"})
-
-
-@limiter.request_filter
-def _counted_here() -> bool:
-    return request.endpoint in OWN_LIMITS
-
 
 # KEYS: the counters; ARGV: each one's window in seconds and amount, in turn. Each counter is
 # INCRBY 1 with its expiry set when the window starts (limits' incr_expire.lua). Returns
