@@ -87,7 +87,7 @@ class SignResult:
 def ip_hash(secret_key: str, address: str) -> str:
     """A keyed hash of an IP address: the same source is recognisable, the address is not
     recoverable without the key (a plain hash of the 2^32 IPv4 addresses would be)."""
-    return hmac.new(secret_key.encode(), f"ip:{address}".encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(secret_key.encode(), f"ip:{address}".encode(), "sha256").hex()
 
 
 def plain_text(value: str, limit: int) -> str:
