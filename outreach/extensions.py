@@ -120,7 +120,8 @@ def select_locale() -> Locale:
 
 def _skip_limiter_middleware(app: Flask) -> None:
     """Flask-Limiter's before_request looks for the limits of every request; even for a view a
-    request filter excuses, that took 40 µs of a signature's 900. The views of OWN_LIMITS count
+    request filter excuses, that took 45 µs of the 1,900 µs of CPU a signature took in a gunicorn
+    worker. The views of OWN_LIMITS count
     their own limits, so for them it is not called at all; every other view keeps it (the API's
     per-token limit is a blueprint limit, which only the middleware applies)."""
     middleware = limiter._check_request_limit

@@ -113,12 +113,11 @@ def _after_commit(db: Writer, action: Callable[[], None]) -> None:
         action()
 
 
-def _checked_writer(db: Writer) -> Writer:
+def _require_autocommit(db: Writer) -> None:
     if isinstance(db, Connection) and not is_autocommit(db):
         # What runs after the commit (the kick, the notice remembered) would run at once, for
         # work that might yet be rolled back.
         raise ValueError("sign() writes on a session, or on a connection of Database.autocommit()")
-    return db
 
 
 def _insert(db: Writer, table: Any) -> Any:
@@ -240,15 +239,15 @@ def sign(
     kicker: Callable[[], None] | None = None,
     only_open: bool = False,
 ) -> SignResult:
-    """Record a signature: on a session (the caller commits), or on a connection in autocommit
-    (each statement committed as it runs: the public form's, which needs neither the ORM nor
-    a transaction around one statement). `source` is the IP hash; `known_notices` the caller's
+    """Record a signature: on a session (the caller commits), or on a connection of
+    `Database.autocommit()` (each statement committed as it runs: the public form's, which needs
+    neither the ORM nor a transaction around one statement). `source` is the IP hash; `known_notices` the caller's
     set of privacy notices already stored (see record_notice); `kicker` has the confirmation
     outbox swept after the commit (default, on a session only: one job deferred, see outbox);
     `only_open` stores nothing if the campaign's signing has closed (outcome `closed`), for a
     caller that may hold a campaign read a moment ago."""
     now = now or utcnow()
-    db = _checked_writer(db)
+    _require_autocommit(db)
     if kicker is None and isinstance(db, Connection):
         raise ValueError("sign() on a connection needs a kicker (a deferred job needs a session)")
     notice = record_notice(db, data.privacy_notice, known_notices)

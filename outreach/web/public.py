@@ -300,8 +300,8 @@ def _sign(slug: str, signing: Campaign, *, embed: bool, **fields: Any) -> Respon
 
     The signature is one statement (INSERT … ON CONFLICT DO NOTHING, which decides the burst
     rule and checks that signing is open; or the compare-and-set of a repeat), atomic by itself:
-    it runs on a connection of its own in autocommit, without the ORM's session or the BEGIN and
-    COMMIT round trips of a transaction around it."""
+    it runs on a connection of `Database.autocommit()`, without the ORM's session or the BEGIN
+    and COMMIT round trips of a transaction around it."""
     settings = get_settings()
     language = str(get_locale() or "en")
     kicker = _kicker()
